@@ -1,1 +1,1 @@
-"""Longtail's statistics: pure Python + numpy/scipy, no Django. Arrays and dataclasses in and out."""
+"""Longtail's statistics: pure Python + numpy/scipy, no Django; arrays and dataclasses in/out."""

@@ -118,7 +118,7 @@ class FeedbackEvent(models.Model):
 
 
 class ReferenceSet(models.Model):
-    """The distribution the router was trained on: OOD distance and drift are measured against it."""
+    """What the router was trained on: OOD distance and drift are measured against it."""
 
     name = models.SlugField(max_length=100, unique=True)
     source = models.ForeignKey(
@@ -132,7 +132,9 @@ class ReferenceSet(models.Model):
 
 
 class ReferenceRecord(models.Model):
-    reference_set = models.ForeignKey(ReferenceSet, on_delete=models.CASCADE, related_name="records")
+    reference_set = models.ForeignKey(
+        ReferenceSet, on_delete=models.CASCADE, related_name="records"
+    )
     query = models.TextField()
     router_label = models.CharField(max_length=64, blank=True, default="")
     router_confidence = models.FloatField(null=True, blank=True)

@@ -1,0 +1,209 @@
+"""Turn files into a stream of raw records: (line number, dict) or a per-line error.
+
+Readers never raise on a bad record: a line that is not JSON, or is too long, comes out as a
+`RawRecord` carrying its error, so the service can quarantine it and go on. Problems with the
+file as a whole (empty, a CSV without a required column, a truncated gzip) raise `FileError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import sys
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from .records import REQUIRED_FIELDS, RecordError, coerce_csv_row
+
+# Kept of a rejected line in the quarantine: enough to recognise it, not 50 MB of it.
+RAW_KEEP_CHARS = 10_000
+
+
+class FileError(Exception):
+    """The file as a whole cannot be read (as far as it got): a sentence for a person."""
+
+
+@dataclass(slots=True)
+class RawRecord:
+    line_number: int | None
+    data: dict[str, Any] | None
+    raw: str = ""
+    error: RecordError | None = None
+    # CSV cells are text: numbers and booleans are converted, not demanded.
+    lenient_types: bool = False
+
+
+def _raw_text(line: bytes) -> str:
+    return line[:RAW_KEEP_CHARS].decode("utf-8", errors="replace")
+
+
+def open_input(path: str) -> tuple[IO[bytes], int | None]:
+    """Open a path ('-' is stdin; '.gz' is decompressed) for binary reading, with its size in
+    bytes when known (for progress)."""
+    if path == "-":
+        return sys.stdin.buffer, None
+    file_path = Path(path)
+    if not file_path.is_file():
+        raise FileError(f"{path}: no such file")
+    size = file_path.stat().st_size
+    raw = file_path.open("rb")
+    if path.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw), size  # type: ignore[return-value]
+    return raw, size
+
+
+def _read_lines(
+    stream: IO[bytes], max_bytes: int, on_bytes: Callable[[int], None] | None
+) -> Iterator[tuple[int, bytes | None, int]]:
+    """Yield (line number, line or None when over max_bytes, its length). A line over the limit
+    is skipped in chunks, never held whole in memory."""
+    line_number = 0
+    try:
+        while True:
+            line = stream.readline(max_bytes + 1)
+            if not line:
+                return
+            line_number += 1
+            length = len(line)
+            if length > max_bytes and not line.endswith(b"\n"):
+                while chunk := stream.readline(1 << 20):
+                    length += len(chunk)
+                    if chunk.endswith(b"\n"):
+                        break
+                if on_bytes:
+                    on_bytes(length)
+                yield line_number, None, length
+                continue
+            if on_bytes:
+                on_bytes(length)
+            yield line_number, line, length
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+        raise FileError(
+            f"the compressed file is truncated or corrupt after line {line_number} ({exc}); "
+            f"the records before it were ingested, run again with a complete file"
+        ) from None
+
+
+def read_jsonl(
+    stream: IO[bytes], *, max_bytes: int, on_bytes: Callable[[int], None] | None = None
+) -> Iterator[RawRecord]:
+    decoder = msgspec.json.Decoder()
+    seen_any = False
+    for line_number, line, length in _read_lines(stream, max_bytes, on_bytes):
+        seen_any = True
+        if line is None:
+            yield RawRecord(
+                line_number,
+                None,
+                "",
+                RecordError("", f"the line is {length:,} bytes; the limit is {max_bytes:,}"),
+            )
+            continue
+        if not line.strip():
+            continue
+        try:
+            data = decoder.decode(line)
+        except msgspec.DecodeError as exc:
+            reason = "is not valid JSON" + (
+                " (the line is cut off)" if "truncated" in str(exc).lower() else f" ({exc})"
+            )
+            yield RawRecord(line_number, None, _raw_text(line), RecordError("", reason))
+            continue
+        if not isinstance(data, dict):
+            yield RawRecord(
+                line_number,
+                None,
+                _raw_text(line),
+                RecordError("", "is JSON but not an object ({...})"),
+            )
+            continue
+        # The raw text is only kept when the record is rejected; decode it lazily then.
+        yield RawRecord(line_number, data, line)  # type: ignore[arg-type]
+    if not seen_any:
+        raise FileError("the file is empty: there is nothing to ingest")
+
+
+def read_csv(
+    stream: IO[bytes],
+    *,
+    kind: str,
+    mapping: dict[str, str],
+    max_bytes: int,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Iterator[RawRecord]:
+    csv.field_size_limit(max_bytes)
+    text = io.TextIOWrapper(
+        _CountingReader(stream, on_bytes), encoding="utf-8", errors="strict", newline=""
+    )
+    reader = csv.DictReader(text)
+    try:
+        header = reader.fieldnames
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise FileError(f"the CSV header cannot be read: {exc}") from None
+    if not header:
+        raise FileError("the file is empty: there is nothing to ingest")
+    provided = set(header) | set(mapping)
+    missing = [field for field in REQUIRED_FIELDS[kind] if field not in provided]
+    if missing:
+        raise FileError(
+            f"the CSV header lacks the required column(s) {', '.join(missing)} "
+            f"(it has: {', '.join(header)}); add them or map them with --mapping"
+        )
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield RawRecord(reader.line_num, None, "", RecordError("", f"bad CSV row: {exc}"))
+            continue
+        except UnicodeDecodeError as exc:
+            raise FileError(
+                f"the file is not UTF-8 near line {reader.line_num + 1} ({exc.reason}); "
+                f"the rows before it were ingested"
+            ) from None
+        # DictReader's line_num counts physical lines; rows here are numbered as the file's lines.
+        line_number = reader.line_num
+        raw = ",".join(value or "" for value in row.values() if isinstance(value, str))
+        try:
+            data = coerce_csv_row(row)
+        except RecordError as exc:
+            yield RawRecord(line_number, None, raw[:RAW_KEEP_CHARS], exc)
+            continue
+        yield RawRecord(line_number, data, raw[:RAW_KEEP_CHARS], lenient_types=True)
+
+
+class _CountingReader(io.RawIOBase):
+    """Report bytes read to the progress bar, for CSV (whose rows span lines)."""
+
+    def __init__(self, stream: IO[bytes], on_bytes: Callable[[int], None] | None) -> None:
+        self._stream = stream
+        self._on_bytes = on_bytes
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self._stream.read(len(buffer))
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise FileError(f"the compressed file is truncated or corrupt ({exc})") from None
+        buffer[: len(data)] = data
+        if self._on_bytes:
+            self._on_bytes(len(data))
+        return len(data)
+
+
+def raw_text_of(record: RawRecord) -> str:
+    if isinstance(record.raw, bytes | bytearray):
+        return _raw_text(record.raw)
+    return record.raw
+
+
+__all__ = ["FileError", "RawRecord", "open_input", "read_csv", "read_jsonl", "raw_text_of"]

@@ -1,0 +1,523 @@
+"""Writes for the responses app. Every ingest path (file, REST push, HTTP pull, SQL pull) goes
+through `ingest_records`, so validation, quarantine, idempotency and counts are the same
+everywhere.
+
+Idempotency: records are upserted by (source, external id) and carry a digest of their
+validated content, so a re-sent identical record is counted "unchanged" and touches nothing,
+and a changed one updates the row in place (its reviews, which point at the row, stay). Each
+batch commits on its own with its rejects and counts, so an ingest killed half-way and run again
+ends with exactly the file's records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import (
+    FeedbackEvent,
+    IngestRun,
+    ReferenceRecord,
+    ReferenceSet,
+    RejectedRecord,
+    Response,
+    Source,
+)
+from .readers import FileError, RawRecord, open_input, raw_text_of, read_csv, read_jsonl
+from .records import (
+    FeedbackRecord,
+    RecordError,
+    ReferenceRecordIn,
+    ResponseRecord,
+    apply_mapping,
+    validate,
+)
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("responses", "feedback", "reference")
+
+# The columns of a response row, in the order rows are built, staged and upserted.
+RESPONSE_COLUMNS = (
+    "source_id",
+    "external_id",
+    "timestamp",
+    "query",
+    "response",
+    "tier",
+    "model",
+    "router_label",
+    "router_confidence",
+    "self_confidence",
+    "escalated",
+    "auto_score",
+    "embedding",
+    "conversation_id",
+    "user_id",
+    "segment",
+    "cost_usd",
+    "latency_ms",
+    "shadow_model",
+    "shadow_response",
+    "metadata",
+    "content_hash",
+)
+_UPDATABLE_RESPONSE_COLUMNS = RESPONSE_COLUMNS[2:]
+_JSON_ENCODER = msgspec.json.Encoder()
+
+
+def _digest(value: Any) -> str:
+    return hashlib.blake2b(msgspec.msgpack.encode(value), digest_size=16).hexdigest()
+
+
+def embedding_bytes(values: list[float]) -> bytes:
+    """Embeddings are stored as little-endian float32: 4 bytes a dimension."""
+    return np.asarray(values, dtype="<f4").tobytes()
+
+
+def _check_storable(record: msgspec.Struct) -> None:
+    """PostgreSQL text cannot hold NUL, and UTF-8 cannot hold lone surrogates ("\\ud800" in
+    JSON): reject such a record with a reason instead of failing the whole batch."""
+    for name in record.__struct_fields__:
+        value = getattr(record, name)
+        if isinstance(value, str):
+            texts = [value]
+        elif isinstance(value, dict):
+            texts = [_JSON_ENCODER.encode(value).decode()]
+        elif name == "shadow" and value is not None:
+            texts = [value.response, value.model or ""]
+        else:
+            continue
+        for text in texts:
+            if "\x00" in text or "\\u0000" in text:
+                raise RecordError(name, "contains a NUL character, which cannot be stored")
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise RecordError(name, "contains an invalid Unicode character") from None
+
+
+@dataclass(slots=True)
+class _Batch:
+    records: list[tuple[int | None, msgspec.Struct, RawRecord]]
+    rejects: list[RejectedRecord]
+
+
+class _Writer:
+    """Writes one kind of record; `write` returns (created, updated) and the rest is unchanged."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+
+    def check(self, record: msgspec.Struct) -> None:  # pragma: no cover - overridden
+        pass
+
+    def write(self, records: list[msgspec.Struct]) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        pass
+
+
+class _ResponseWriter(_Writer):
+    def __init__(self, source: Source) -> None:
+        super().__init__(source)
+        self.embedding_dim = source.embedding_dim
+        self._staged = False
+
+    def check(self, record: msgspec.Struct) -> None:
+        assert isinstance(record, ResponseRecord)
+        if record.embedding is not None:
+            dim = len(record.embedding)
+            if self.embedding_dim is None:
+                self.embedding_dim = dim
+            elif dim != self.embedding_dim:
+                raise RecordError(
+                    "embedding",
+                    f"has {dim} numbers; this source's embeddings have {self.embedding_dim}",
+                )
+
+    def _row(self, record: ResponseRecord) -> tuple[Any, ...]:
+        shadow = record.shadow
+        values = (
+            self.source.pk,
+            record.id,
+            record.timestamp,
+            record.query,
+            record.response,
+            record.tier,
+            record.model or "",
+            record.router_label or "",
+            record.router_confidence,
+            record.self_confidence,
+            record.escalated,
+            record.auto_score,
+            embedding_bytes(record.embedding) if record.embedding is not None else None,
+            record.conversation_id or "",
+            record.user_id or "",
+            record.segment or "",
+            record.cost_usd,
+            record.latency_ms,
+            (shadow.model or "") if shadow else "",
+            shadow.response if shadow else None,
+            _JSON_ENCODER.encode(record.metadata or {}).decode(),
+        )
+        return (*values, _digest(values[1:]))
+
+    def write(self, records: list[msgspec.Struct]) -> tuple[int, int]:
+        if self.embedding_dim != self.source.embedding_dim:
+            Source.objects.filter(pk=self.source.pk, embedding_dim__isnull=True).update(
+                embedding_dim=self.embedding_dim
+            )
+            self.source.embedding_dim = self.embedding_dim
+        # A batch may carry one id twice: the later line wins, as it would across batches.
+        rows = list({row[1]: row for row in map(self._row, records)}.values())  # type: ignore[arg-type]
+        if connection.vendor == "postgresql":
+            return self._write_postgres(rows)
+        return self._write_batched(rows)
+
+    def _write_postgres(self, rows: list[tuple[Any, ...]]) -> tuple[int, int]:
+        """COPY into a temporary staging table, then one INSERT ... ON CONFLICT upsert."""
+        columns = ", ".join(RESPONSE_COLUMNS)
+        raw = connection.connection
+        with raw.cursor() as cursor:
+            if not self._staged:
+                cursor.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS longtail_response_stage "
+                    f"ON COMMIT DELETE ROWS AS SELECT {columns} FROM responses_response "
+                    "WITH NO DATA"
+                )
+                self._staged = True
+            with cursor.copy(f"COPY longtail_response_stage ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATABLE_RESPONSE_COLUMNS)
+            cursor.execute(
+                f"""
+                WITH upserted AS (
+                    INSERT INTO responses_response ({columns}, ingested_at, updated_at)
+                    SELECT {columns}, now(), now() FROM longtail_response_stage
+                    ON CONFLICT (source_id, external_id) DO UPDATE
+                        SET {assignments}, updated_at = now()
+                        WHERE responses_response.content_hash <> EXCLUDED.content_hash
+                    RETURNING (xmax = 0) AS created
+                )
+                SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created)
+                FROM upserted
+                """
+            )
+            created, updated = cursor.fetchone()
+            cursor.execute("TRUNCATE longtail_response_stage")
+        return created, updated
+
+    def _write_batched(self, rows: list[tuple[Any, ...]]) -> tuple[int, int]:
+        existing = dict(
+            Response.objects.filter(
+                source=self.source, external_id__in=[row[1] for row in rows]
+            ).values_list("external_id", "content_hash")
+        )
+        changed = [row for row in rows if existing.get(row[1]) != row[-1]]
+        objects = []
+        for row in changed:
+            fields = dict(zip(RESPONSE_COLUMNS, row, strict=True))
+            fields["metadata"] = msgspec.json.decode(fields["metadata"])
+            objects.append(Response(**fields))
+        Response.objects.bulk_create(
+            objects,
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["source", "external_id"],
+            update_fields=[*(c for c in _UPDATABLE_RESPONSE_COLUMNS), "updated_at"],
+        )
+        created = sum(1 for row in changed if row[1] not in existing)
+        return created, len(changed) - created
+
+    def finish(self) -> None:
+        feedback_join(source=self.source)
+
+
+class _FeedbackWriter(_Writer):
+    def write(self, records: list[msgspec.Struct]) -> tuple[int, int]:
+        events: dict[str, FeedbackEvent] = {}
+        for record in records:
+            assert isinstance(record, FeedbackRecord)
+            values = (record.response_id, record.timestamp, record.kind, record.comment or "")
+            digest = _digest(values)
+            external_id = record.id or f"content:{digest}"
+            events[external_id] = FeedbackEvent(
+                source=self.source,
+                external_id=external_id,
+                response_external_id=record.response_id,
+                timestamp=record.timestamp,
+                kind=record.kind,
+                comment=record.comment or "",
+                content_hash=digest,
+            )
+        existing = dict(
+            FeedbackEvent.objects.filter(source=self.source, external_id__in=events).values_list(
+                "external_id", "content_hash"
+            )
+        )
+        changed = [e for e in events.values() if existing.get(e.external_id) != e.content_hash]
+        FeedbackEvent.objects.bulk_create(
+            changed,
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["source", "external_id"],
+            update_fields=["response_external_id", "timestamp", "kind", "comment", "content_hash"],
+        )
+        created = sum(1 for e in changed if e.external_id not in existing)
+        return created, len(changed) - created
+
+    def finish(self) -> None:
+        feedback_join(source=self.source)
+
+
+class _ReferenceWriter(_Writer):
+    def __init__(self, source: Source) -> None:
+        super().__init__(source)
+        self.reference_set, _ = ReferenceSet.objects.get_or_create(
+            name=source.name, defaults={"source": source}
+        )
+        self.embedding_dim = self.reference_set.embedding_dim
+
+    def check(self, record: msgspec.Struct) -> None:
+        assert isinstance(record, ReferenceRecordIn)
+        if record.embedding is not None:
+            dim = len(record.embedding)
+            if self.embedding_dim is None:
+                self.embedding_dim = dim
+            elif dim != self.embedding_dim:
+                raise RecordError(
+                    "embedding",
+                    f"has {dim} numbers; this reference set's embeddings have {self.embedding_dim}",
+                )
+
+    def write(self, records: list[msgspec.Struct]) -> tuple[int, int]:
+        if self.embedding_dim != self.reference_set.embedding_dim:
+            self.reference_set.embedding_dim = self.embedding_dim
+            self.reference_set.save(update_fields=["embedding_dim"])
+        rows: dict[str, ReferenceRecord] = {}
+        for record in records:
+            assert isinstance(record, ReferenceRecordIn)
+            embedding = embedding_bytes(record.embedding) if record.embedding else None
+            values = (record.query, record.router_label or "", record.router_confidence, embedding)
+            digest = _digest(values)
+            rows[digest] = ReferenceRecord(
+                reference_set=self.reference_set,
+                query=record.query,
+                router_label=record.router_label or "",
+                router_confidence=record.router_confidence,
+                embedding=embedding,
+                content_hash=digest,
+            )
+        existing = set(
+            ReferenceRecord.objects.filter(
+                reference_set=self.reference_set, content_hash__in=rows
+            ).values_list("content_hash", flat=True)
+        )
+        new = [row for digest, row in rows.items() if digest not in existing]
+        ReferenceRecord.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
+        return len(new), 0
+
+
+_WRITERS: dict[str, type[_Writer]] = {
+    "responses": _ResponseWriter,
+    "feedback": _FeedbackWriter,
+    "reference": _ReferenceWriter,
+}
+
+
+def feedback_join(*, source: Source) -> int:
+    """Attach feedback that arrived before its response; returns how many were joined."""
+    pending = FeedbackEvent.objects.filter(source=source, response__isnull=True)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE responses_feedbackevent AS f SET response_id = r.id
+                FROM responses_response AS r
+                WHERE f.source_id = %s AND f.response_id IS NULL
+                  AND r.source_id = f.source_id AND r.external_id = f.response_external_id
+                """,
+                [source.pk],
+            )
+            return cursor.rowcount
+    from django.db.models import OuterRef, Subquery
+
+    match = Response.objects.filter(source=source, external_id=OuterRef("response_external_id"))
+    return pending.filter(response_external_id__in=match.values("external_id")).update(
+        response=Subquery(match.values("pk")[:1])
+    )
+
+
+def source_get_or_create(*, name: str, kind: str = Source.Kind.FILE) -> Source:
+    source, _ = Source.objects.get_or_create(name=name, defaults={"kind": kind})
+    return source
+
+
+def ingest_records(
+    *,
+    source: Source,
+    kind: str,
+    records: Iterable[RawRecord],
+    mapping: dict[str, str] | None = None,
+    user: Any = None,
+    origin: str = "",
+    batch_size: int | None = None,
+) -> IngestRun:
+    """Validate, quarantine and upsert a stream of raw records; return the finished run.
+
+    A problem with the stream as a whole (`FileError`) ends the run as failed with the reason
+    in `run.error`; every batch before it stays committed.
+    """
+    if kind not in _WRITERS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    batch_size = batch_size or settings.LONGTAIL["INGEST_BATCH_SIZE"]
+    mapping = {**(source.mapping or {}), **(mapping or {})}
+    run = IngestRun.objects.create(
+        source=source,
+        kind=kind,
+        origin=origin[:1000],
+        started_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+    writer = _WRITERS[kind](source)
+    started = time.perf_counter()
+    batch = _Batch([], [])
+
+    def flush() -> None:
+        if not batch.records and not batch.rejects:
+            return
+        with transaction.atomic():
+            created, updated = (
+                writer.write([record for _, record, _ in batch.records])
+                if batch.records
+                else (0, 0)
+            )
+            RejectedRecord.objects.bulk_create(batch.rejects, batch_size=500)
+            IngestRun.objects.filter(pk=run.pk).update(
+                created_count=F("created_count") + created,
+                updated_count=F("updated_count") + updated,
+                unchanged_count=F("unchanged_count") + len(batch.records) - created - updated,
+                rejected_count=F("rejected_count") + len(batch.rejects),
+            )
+        batch.records.clear()
+        batch.rejects.clear()
+
+    def reject(raw: RawRecord, error: RecordError) -> None:
+        batch.rejects.append(
+            RejectedRecord(
+                run=run,
+                line_number=raw.line_number,
+                raw=raw_text_of(raw),
+                field=error.field[:255],
+                reason=error.reason,
+            )
+        )
+
+    status, error_text = IngestRun.Status.FINISHED, ""
+    try:
+        for raw in records:
+            if raw.error is not None or raw.data is None:
+                reject(raw, raw.error or RecordError("", "empty record"))
+            else:
+                try:
+                    record = validate(
+                        kind, apply_mapping(raw.data, mapping), strict=not raw.lenient_types
+                    )
+                    _check_storable(record)
+                    writer.check(record)
+                except RecordError as exc:
+                    reject(raw, exc)
+                else:
+                    batch.records.append((raw.line_number, record, raw))
+            if len(batch.records) + len(batch.rejects) >= batch_size:
+                flush()
+        flush()
+        writer.finish()
+    except FileError as exc:
+        flush()
+        writer.finish()
+        status, error_text = IngestRun.Status.FAILED, str(exc)
+    except BaseException as exc:
+        IngestRun.objects.filter(pk=run.pk).update(
+            status=IngestRun.Status.FAILED,
+            error=f"stopped: {exc.__class__.__name__}: {exc}"[:5000],
+            finished_at=timezone.now(),
+            duration_seconds=time.perf_counter() - started,
+        )
+        raise
+    IngestRun.objects.filter(pk=run.pk).update(
+        status=status,
+        error=error_text,
+        finished_at=timezone.now(),
+        duration_seconds=time.perf_counter() - started,
+    )
+    run.refresh_from_db()
+    logger.info(
+        "ingest run %s into %s: %s new, %s updated, %s unchanged, %s rejected",
+        run.pk,
+        source.name,
+        run.created_count,
+        run.updated_count,
+        run.unchanged_count,
+        run.rejected_count,
+    )
+    return run
+
+
+def ingest_path(
+    *,
+    path: str,
+    source: Source,
+    kind: str,
+    fmt: str | None = None,
+    mapping: dict[str, str] | None = None,
+    user: Any = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> IngestRun:
+    """Ingest a JSONL or CSV file ('.gz' and '-' for stdin work). The format is taken from
+    `fmt`, else from the file name (CSV for '.csv' / '.csv.gz', JSONL otherwise)."""
+    name = path[:-3] if path.endswith(".gz") else path
+    fmt = fmt or ("csv" if name.endswith(".csv") else "jsonl")
+    max_bytes = settings.LONGTAIL["MAX_RECORD_BYTES"]
+    merged_mapping = {**(source.mapping or {}), **(mapping or {})}
+    try:
+        stream, _ = open_input(path)
+    except FileError as exc:
+        return _failed_run(source=source, kind=kind, origin=path, user=user, error=str(exc))
+    with stream:
+        if fmt == "csv":
+            records = read_csv(
+                stream, kind=kind, mapping=merged_mapping, max_bytes=max_bytes, on_bytes=on_bytes
+            )
+        else:
+            records = read_jsonl(stream, max_bytes=max_bytes, on_bytes=on_bytes)
+        return ingest_records(
+            source=source, kind=kind, records=records, mapping=mapping, user=user, origin=path
+        )
+
+
+def _failed_run(*, source: Source, kind: str, origin: str, user: Any, error: str) -> IngestRun:
+    return IngestRun.objects.create(
+        source=source,
+        kind=kind,
+        origin=origin,
+        started_by=user if getattr(user, "is_authenticated", False) else None,
+        status=IngestRun.Status.FAILED,
+        error=error,
+        finished_at=timezone.now(),
+        duration_seconds=0.0,
+    )

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from .selectors import source_overview
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "responses/home.html", {"sources": source_overview()})

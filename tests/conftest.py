@@ -1,0 +1,103 @@
+"""Shared fixtures: the four people every permission test talks about, and the services.
+
+Services (PostgreSQL, Redis) are real. Where a test needs one that is not there, it skips on a
+developer's machine and FAILS in CI (CI=true): CI must never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PG_ADMIN_URL = os.environ.get(
+    "LONGTAIL_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("LONGTAIL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def require_service(name: str, url: str) -> None:
+    """Skip (locally) or fail (CI) unless `url`'s host:port accepts a connection."""
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port), timeout=2):
+            return
+    except OSError as exc:
+        message = f"{name} is not reachable at {parsed.hostname}:{parsed.port} ({exc})"
+        if IN_CI:
+            pytest.fail(message + " — CI needs it", pytrace=False)
+        pytest.skip(message)
+
+
+def require_postgres_database() -> None:
+    """For tests of the PostgreSQL-only paths (COPY upsert, skip-locked claims)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        message = "this test needs DATABASE_URL to point at PostgreSQL"
+        if IN_CI:
+            pytest.fail(message + " — CI runs on PostgreSQL", pytrace=False)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def pg_admin_url() -> str:
+    require_service("PostgreSQL", PG_ADMIN_URL)
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_service("Redis", REDIS_URL)
+    return REDIS_URL
+
+
+def _user(django_user_model, username: str, role: str | None):
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user(username=username, password="pass-" + username)
+    if role:
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    return user
+
+
+@pytest.fixture
+def reviewer(db, django_user_model):
+    return _user(django_user_model, "rita", "reviewer")
+
+
+@pytest.fixture
+def qa_lead(db, django_user_model):
+    return _user(django_user_model, "quinn", "qa_lead")
+
+
+@pytest.fixture
+def viewer(db, django_user_model):
+    return _user(django_user_model, "vera", "viewer")
+
+
+@pytest.fixture
+def outsider(db, django_user_model):
+    return _user(django_user_model, "otto", None)
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def token_client(qa_lead):
+    """An API client authenticated by a real token, as an integrator would be."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    token = Token.objects.create(user=qa_lead)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
