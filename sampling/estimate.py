@@ -1,0 +1,481 @@
+"""Design-based estimates of a domain's accuracy from a stratified review sample.
+
+A domain d (a tier, a band, a segment) over a window is a set of strata h (each day's
+strata are separate strata). Within a stratum, reviewed items are assumed to be a simple
+random sample without replacement from its N_h items (that is what ``sampling.draw`` does;
+items drawn but never reviewed are assumed missing at random within their stratum, so n_h is
+the number *reviewed*). Each reviewed item carries one score in [0, 1] (1 = correct,
+0 = wrong, 0.5 = partially correct); items reviewed twice must be reduced to one score
+(e.g. the adjudicated one) by the caller.
+
+References:
+* Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed. §5.3 (stratified mean and variance),
+  §7.1 (difference/regression estimator with a known auxiliary mean).
+* Lohr, S. L. (2022). *Sampling: Design and Analysis*, 3rd ed. §3.2.
+* Kish, L. (1965). *Survey Sampling* (effective sample size (Σw)²/Σw²).
+* Lumley, T. R package ``survey``: ``svyciprop(method = "wilson" | "beta")``.
+* Korn, E. L., Graubard, B. I. (1998). Confidence intervals for proportions with small
+  expected number of positive counts estimated from survey data. *Survey Methodology* 24.
+* Franco, C., Little, R. J. A., Louis, T. A., Slud, E. V. (2019). Comparative study of
+  confidence intervals for proportions in complex sample surveys. *J. Surv. Stat. Methodol.* 7.
+* Rogan, W. J., Gladen, B. (1978). Estimating prevalence from the results of a screening
+  test. *Am. J. Epidemiol.* 107.
+* Angelopoulos, A. N., Duchi, J. C., Zrnic, T. (2023). PPI++: Efficient prediction-powered
+  inference. arXiv:2311.01453. Fisch, A. et al. (2024). Stratified prediction-powered
+  inference for hybrid language model evaluation. arXiv:2406.04291.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+__all__ = [
+    "SINGLE_REVIEW_VARIANCE",
+    "Estimate",
+    "IntervalMethod",
+    "kish_effective_n",
+    "korn_graubard_interval",
+    "normal_quantile",
+    "ppi_estimate",
+    "rogan_gladen",
+    "stratified_estimate",
+    "stratified_variance",
+    "t_quantile",
+    "wilson_interval",
+]
+
+IntervalMethod = Literal["wilson", "korn-graubard"]
+FloatArray = npt.NDArray[np.float64]
+
+#: Per-item variance used for a stratum with a single review, where s_h² is undefined: the
+#: largest variance any score in [0, 1] can have (Popoviciu's inequality: (1 − 0)²/4), so
+#: the fallback can only widen the interval.
+SINGLE_REVIEW_VARIANCE = 0.25
+
+
+# --------------------------------------------------------------------------- quantiles
+
+
+def normal_quantile(confidence: float) -> float:
+    """Two-sided standard normal quantile z_{1−α/2} for ``confidence`` = 1 − α."""
+    _check_confidence(confidence)
+    return float(stats.norm.ppf(0.5 + confidence / 2.0))
+
+
+def t_quantile(confidence: float, df: float) -> float:
+    """Two-sided Student t quantile t_{1−α/2, df}; ``df = inf`` gives the normal quantile."""
+    _check_confidence(confidence)
+    if not df > 0:
+        raise ValueError(f"degrees of freedom must be > 0, got {df}")
+    if np.isinf(df):
+        return normal_quantile(confidence)
+    return float(stats.t.ppf(0.5 + confidence / 2.0, df))
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+
+
+# --------------------------------------------------------------------------- variance, sizes
+
+
+def stratified_variance(
+    W: npt.ArrayLike, N: npt.ArrayLike, n: npt.ArrayLike, s2: npt.ArrayLike
+) -> float:
+    """V = Σ_h W_h²·(1 − n_h/N_h)·s_h²/n_h (Cochran 1977, eq. 5.6; Lohr 2022, eq. 3.5).
+
+    The variance of the stratified mean under stratified simple random sampling without
+    replacement, with s_h² the within-stratum (sample or expected) variance of the scores.
+    The finite-population correction is clipped at 0 (n_h ≥ N_h is a census: no variance).
+    Every stratum must have n_h ≥ 1.
+    """
+    Wh = np.asarray(W, dtype=float)
+    Nh = np.asarray(N, dtype=float)
+    nh = np.asarray(n, dtype=float)
+    s2h = np.asarray(s2, dtype=float)
+    if np.any(nh < 1):
+        raise ValueError("every stratum in the variance needs n_h ≥ 1")
+    fpc = np.clip(1.0 - nh / Nh, 0.0, 1.0)
+    return float(np.sum(Wh**2 * fpc * s2h / nh))
+
+
+def kish_effective_n(weights: npt.ArrayLike) -> float:
+    """Kish's effective sample size (Σw)²/Σw² for sampling weights w (Kish 1965).
+
+    It measures only the loss from unequal weighting (it ignores the gain from stratifying),
+    so it is the fallback size when the design-based variance is 0.
+    """
+    w = np.asarray(weights, dtype=float)
+    ss = float(np.sum(w**2))
+    return float(np.sum(w) ** 2 / ss) if ss > 0 else 0.0
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+def wilson_interval(
+    p: float, n_eff: float, confidence: float = 0.95, df: float = float("inf")
+) -> tuple[float, float]:
+    """Wilson score interval for a proportion p with (effective) size n_eff.
+
+    (p + q²/2n ± q·√(p(1−p)/n + q²/4n²)) / (1 + q²/n), q = t_{1−α/2, df}: with df = inf and
+    n_eff = n this is Wilson (1927); with n_eff = p(1−p)/V̂ and df = n − H it is the survey
+    version (R survey ``svyciprop(method = "wilson")``; Franco et al. 2019). Assumes
+    approximate normality of the estimate on the score scale.
+    """
+    if not n_eff > 0:
+        return (0.0, 1.0)
+    q = t_quantile(confidence, df)
+    q2 = q * q
+    denom = 1.0 + q2 / n_eff
+    centre = (p + q2 / (2.0 * n_eff)) / denom
+    half = q * np.sqrt(max(p * (1.0 - p), 0.0) / n_eff + q2 / (4.0 * n_eff**2)) / denom
+    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+
+
+def korn_graubard_interval(
+    p: float, n_eff: float, n: int, df: float, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Korn–Graubard interval: Clopper–Pearson on a df-adjusted effective size.
+
+    n* = n_eff·(t_{1−α/2, n−1}/t_{1−α/2, df})², x* = n*·p; the interval is
+    [Beta⁻¹(α/2; x*, n* − x* + 1), Beta⁻¹(1 − α/2; x* + 1, n* − x*)] (Korn & Graubard 1998;
+    R survey ``svyciprop(method = "beta")``). Conservative: coverage ≥ nominal in most designs.
+    """
+    _check_confidence(confidence)
+    if not n_eff > 0:
+        return (0.0, 1.0)
+    alpha = 1.0 - confidence
+    if n > 1 and df > 0:
+        n_eff = n_eff * (t_quantile(confidence, n - 1) / t_quantile(confidence, df)) ** 2
+    x = n_eff * p
+    lo = 0.0 if x <= 0 else float(stats.beta.ppf(alpha / 2.0, x, n_eff - x + 1.0))
+    hi = 1.0 if x >= n_eff else float(stats.beta.ppf(1.0 - alpha / 2.0, x + 1.0, n_eff - x))
+    return (lo, hi)
+
+
+# --------------------------------------------------------------------------- the estimate
+
+
+@dataclass(frozen=True, eq=False)
+class Estimate:
+    """A domain's estimated accuracy with its interval and the facts needed to judge it.
+
+    ``estimate`` refers to the *covered* part of the domain (strata with ≥ 1 review);
+    ``uncovered_share`` is the population share of strata with no review, which the estimate
+    says nothing about (a report must show it). Per-stratum arrays follow the order of the
+    ``N`` given (uncovered strata hold NaN / 0).
+    """
+
+    estimate: float
+    variance: float
+    se: float
+    ci_low: float
+    ci_high: float
+    method: str
+    confidence: float
+    n_reviewed: int
+    population: int
+    covered_population: int
+    uncovered_share: float
+    n_strata: int
+    uncovered_strata: int
+    single_review_strata: int
+    df: float
+    effective_n: float
+    kish_n: float
+    design_effect: float
+    stratum_estimate: FloatArray
+    stratum_n: npt.NDArray[np.int64]
+    stratum_lambda: FloatArray | None = None
+
+
+def _validate_reviews(
+    N: npt.ArrayLike,
+    stratum: npt.ArrayLike,
+    scores: npt.ArrayLike,
+    domain: npt.ArrayLike | None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray, npt.NDArray[np.bool_]]:
+    Nh = np.asarray(N, dtype=np.int64).ravel()
+    codes = np.asarray(stratum, dtype=np.int64).ravel()
+    y = np.asarray(scores, dtype=float).ravel()
+    if codes.shape != y.shape:
+        raise ValueError("stratum and scores must have one entry per reviewed item")
+    if codes.size and (codes.min() < 0 or codes.max() >= Nh.size):
+        raise ValueError("stratum codes must index N")
+    if np.any(~np.isfinite(y)) or np.any((y < 0) | (y > 1)):
+        raise ValueError("scores must lie in [0, 1]")
+    if np.any(Nh < 0):
+        raise ValueError("stratum sizes must be ≥ 0")
+    dom = np.ones(Nh.size, dtype=bool) if domain is None else np.asarray(domain, dtype=bool)
+    if dom.shape != Nh.shape:
+        raise ValueError("domain must be a boolean mask over strata")
+    keep = dom[codes]
+    return Nh, codes[keep], y[keep], dom
+
+
+def _stratum_moments(
+    codes: npt.NDArray[np.int64], y: FloatArray, H: int
+) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray]:
+    """n_h, mean_h and sample variance s_h² (ddof 1; NaN where n_h < 2), vectorised."""
+    nh = np.bincount(codes, minlength=H).astype(np.int64)
+    sums = np.bincount(codes, weights=y, minlength=H)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(nh > 0, sums / nh, np.nan)
+        dev2 = np.bincount(codes, weights=(y - mean[codes]) ** 2, minlength=H)
+        s2 = np.where(nh > 1, dev2 / (nh - 1), np.nan)
+    return nh, mean.astype(np.float64), s2.astype(np.float64)
+
+
+def _finish(
+    *,
+    p: float,
+    V: float,
+    Nh: npt.NDArray[np.int64],
+    nh: npt.NDArray[np.int64],
+    dom: npt.NDArray[np.bool_],
+    covered: npt.NDArray[np.bool_],
+    stratum_estimate: FloatArray,
+    confidence: float,
+    method: str,
+    df_lost: int = 0,
+    wald: bool = False,
+    stratum_lambda: FloatArray | None = None,
+) -> Estimate:
+    n = int(nh[covered].sum())
+    H = int(covered.sum())
+    pop = int(Nh[dom].sum())
+    cov_pop = int(Nh[covered].sum())
+    uncovered = dom & ~covered & (Nh > 0)
+    kish = float(cov_pop**2 / np.sum(Nh[covered].astype(float) ** 2 / nh[covered])) if H else 0.0
+    df = float(max(n - H - df_lost, 1))
+    census = bool(H) and bool(np.all(nh[covered] >= Nh[covered]))
+    if H == 0:
+        lo, hi, n_star = 0.0, 1.0, 0.0
+        p = float("nan")
+    elif V > 0:
+        n_star = p * (1.0 - p) / V if 0.0 < p < 1.0 else kish
+        if wald:
+            half = t_quantile(confidence, df) * np.sqrt(V)
+            lo, hi = max(0.0, p - half), min(1.0, p + half)
+        elif method == "wilson":
+            lo, hi = wilson_interval(p, n_star, confidence, df)
+        else:
+            lo, hi = korn_graubard_interval(p, n_star, n, df, confidence)
+    elif census:
+        lo, hi, n_star = p, p, float("inf")
+    else:  # V̂ = 0 from a sample (p̂ = 0 or 1, or constant strata): Kish size instead of n*
+        n_star = kish
+        if method == "korn-graubard":
+            lo, hi = korn_graubard_interval(p, n_star, n, df, confidence)
+        else:
+            lo, hi = wilson_interval(p, n_star, confidence, df)
+    deff = n / n_star if n_star > 0 and np.isfinite(n_star) else float("nan")
+    return Estimate(
+        estimate=float(p),
+        variance=float(V),
+        se=float(np.sqrt(V)),
+        ci_low=float(lo),
+        ci_high=float(hi),
+        method=method,
+        confidence=confidence,
+        n_reviewed=n,
+        population=pop,
+        covered_population=cov_pop,
+        uncovered_share=float(Nh[uncovered].sum() / pop) if pop else 0.0,
+        n_strata=H,
+        uncovered_strata=int(uncovered.sum()),
+        single_review_strata=int(np.sum(covered & (nh == 1))),
+        df=df,
+        effective_n=float(n_star),
+        kish_n=kish,
+        design_effect=float(deff),
+        stratum_estimate=stratum_estimate,
+        stratum_n=nh,
+        stratum_lambda=stratum_lambda,
+    )
+
+
+def stratified_estimate(
+    N: npt.ArrayLike,
+    stratum: npt.ArrayLike,
+    scores: npt.ArrayLike,
+    *,
+    domain: npt.ArrayLike | None = None,
+    confidence: float = 0.95,
+    method: IntervalMethod = "wilson",
+) -> Estimate:
+    """Stratified (Horvitz–Thompson ratio) estimate of a domain's mean score, with interval.
+
+    Inputs: ``N[h]`` the population of stratum h; for each reviewed item its stratum code
+    ``stratum[i]`` (an index into N) and its score in [0, 1]; ``domain`` an optional boolean
+    mask over strata (default: all).
+
+    p̂_d = Σ_h W_h·p̂_h with W_h = N_h/N_d — identical to weighting each review by 1/π,
+    π = n_h/N_h, and dividing by Σ 1/π (Cochran 1977 §5.3). Variance
+    V̂ = Σ_h W_h²·(1 − n_h/N_h)·s_h²/n_h, s_h² the sample variance of the scores (for 0/1
+    scores s_h² = p̂_h(1 − p̂_h)·n_h/(n_h − 1)).
+
+    Choices, stated:
+    * strata with no review are *not* imputed: the estimate covers the strata with reviews
+      (N_d is their total) and ``uncovered_share`` reports the population left out;
+    * a stratum with one review has no s_h²: :data:`SINGLE_REVIEW_VARIANCE` (0.25, the
+      maximum for scores in [0, 1]) is used, which is conservative;
+    * interval ``"wilson"``: Wilson on n* = p̂(1 − p̂)/V̂ with a t quantile on df = n − H
+      (svyciprop method "wilson"); ``"korn-graubard"``: svyciprop method "beta". When V̂ = 0
+      (p̂ = 0 or 1), n* is replaced by the Kish size (Σw)²/Σw²; when every covered stratum
+      was reviewed whole (a census), the interval is the point itself.
+    * ``design_effect`` = n/n*, the variance relative to a simple random sample of the same n.
+    """
+    if method not in ("wilson", "korn-graubard"):
+        raise ValueError(f"unknown interval method {method!r}")
+    Nh, codes, y, dom = _validate_reviews(N, stratum, scores, domain)
+    H = Nh.size
+    nh, mean, s2 = _stratum_moments(codes, y, H)
+    covered = dom & (nh > 0)
+    if np.any(nh[covered] > Nh[covered]):
+        raise ValueError("a stratum has more reviews than items: reduce to one score per item")
+    s2 = np.where(nh == 1, SINGLE_REVIEW_VARIANCE, s2)
+    if covered.any():
+        W = Nh[covered] / Nh[covered].sum()
+        p = float(np.sum(W * mean[covered]))
+        V = stratified_variance(W, Nh[covered], nh[covered], s2[covered])
+    else:
+        p, V = float("nan"), float("nan")
+    return _finish(
+        p=p,
+        V=V,
+        Nh=Nh,
+        nh=nh,
+        dom=dom,
+        covered=covered,
+        stratum_estimate=np.where(dom, mean, np.nan),
+        confidence=confidence,
+        method=method,
+    )
+
+
+def ppi_estimate(
+    N: npt.ArrayLike,
+    auto_mean: npt.ArrayLike,
+    stratum: npt.ArrayLike,
+    scores: npt.ArrayLike,
+    auto_scores: npt.ArrayLike,
+    *,
+    domain: npt.ArrayLike | None = None,
+    confidence: float = 0.95,
+) -> Estimate:
+    """Stratified prediction-powered estimate (PPI++ with per-stratum λ) of a domain's accuracy.
+
+    ``auto_mean[h]`` is the mean automatic-judge score f over *all* N_h items of stratum h;
+    reviewed items carry their human score Y and their judge score f. Per stratum:
+
+        θ̂_h = λ_h·F̄_h + mean_reviewed(Y − λ_h·f),
+
+    combined as θ̂ = Σ_h W_h·θ̂_h, W_h = N_h/N_d (Fisch et al. 2024's stratified PPI). Because
+    F̄_h is the mean over the whole stratum population (reviewed items included), this is the
+    survey difference estimator (Cochran 1977 §7.1): design-unbiased for any fixed λ, with
+    variance (1 − n_h/N_h)·S²(Y − λf)/n_h, minimised by λ_h = cov(Y, f)/var(f). That is
+    PPI++'s λ = cov/((1 + n/N)·var f) (Angelopoulos et al. 2023) without the (1 + n/N) term,
+    which comes from treating the unlabelled items as an independent sample. λ_h is
+    estimated from the stratum's reviews and clipped to [0, 1], so a useless judge (λ → 0)
+    gives back the stratified estimate and a good one shrinks the residual variance.
+
+    Variance: V̂ = Σ_h W_h²·(1 − n_h/N_h)·s²_e,h/n_h, s²_e,h the residual variance with
+    divisor n_h − 2 when λ_h was fitted (> 0), n_h − 1 otherwise (Cochran's regression
+    estimator). λ_h is fitted only with n_h ≥ 3 and var(f) > 0; a single-review stratum
+    uses :data:`SINGLE_REVIEW_VARIANCE`; strata without review are uncovered, as in
+    :func:`stratified_estimate`. Interval: θ̂ ± t_{df}·√V̂, df = n − H − (number of fitted λ),
+    clipped to [0, 1] (the point estimate too). Assumes the judge is applied identically to
+    reviewed and unreviewed items.
+    """
+    Nh, codes, y, dom = _validate_reviews(N, stratum, scores, domain)
+    H = Nh.size
+    Fbar = np.asarray(auto_mean, dtype=float).ravel()
+    f_all = np.asarray(auto_scores, dtype=float).ravel()
+    if Fbar.shape != Nh.shape:
+        raise ValueError("auto_mean must have one value per stratum")
+    if f_all.shape != np.asarray(stratum).ravel().shape:
+        raise ValueError("auto_scores must have one value per reviewed item")
+    keep = dom[np.asarray(stratum, dtype=np.int64).ravel()]
+    f = f_all[keep]
+    if np.any(~np.isfinite(f)):
+        raise ValueError("auto_scores must be finite")
+
+    nh, ybar, s2y = _stratum_moments(codes, y, H)
+    _, fbar, s2f = _stratum_moments(codes, f, H)
+    covered = dom & (nh > 0)
+    if np.any(nh[covered] > Nh[covered]):
+        raise ValueError("a stratum has more reviews than items: reduce to one score per item")
+    if np.any(~np.isfinite(Fbar[covered])):
+        raise ValueError("auto_mean must be finite for every reviewed stratum")
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cross = np.bincount(codes, weights=(y - ybar[codes]) * (f - fbar[codes]), minlength=H)
+        cov_yf = np.where(nh > 1, cross / (nh - 1), np.nan)
+        fit = covered & (nh >= 3) & (s2f > 0)
+        lam = np.where(fit, np.clip(cov_yf / s2f, 0.0, 1.0), 0.0)
+    lam = np.where(np.isfinite(lam), lam, 0.0)
+    fitted = fit & (lam > 0)
+
+    e = y - lam[codes] * f
+    _, ebar, _ = _stratum_moments(codes, e, H)
+    dev2 = np.bincount(codes, weights=(e - ebar[codes]) ** 2, minlength=H)
+    ddof = np.where(fitted, 2, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s2e = np.where(nh > ddof, dev2 / (nh - ddof), np.nan)
+    s2e = np.where(nh == 1, SINGLE_REVIEW_VARIANCE, s2e)
+
+    theta = np.where(covered, lam * Fbar + ebar, np.nan)
+    if covered.any():
+        W = Nh[covered] / Nh[covered].sum()
+        p = float(np.clip(np.sum(W * theta[covered]), 0.0, 1.0))
+        V = stratified_variance(W, Nh[covered], nh[covered], s2e[covered])
+    else:
+        p, V = float("nan"), float("nan")
+    return _finish(
+        p=p,
+        V=V,
+        Nh=Nh,
+        nh=nh,
+        dom=dom,
+        covered=covered,
+        stratum_estimate=theta.astype(np.float64),
+        confidence=confidence,
+        method="ppi",
+        df_lost=int(fitted.sum()),
+        wald=True,
+        stratum_lambda=np.where(covered, lam, np.nan).astype(np.float64),
+    )
+
+
+# --------------------------------------------------------------------------- reviewer error
+
+
+def rogan_gladen(
+    observed: npt.ArrayLike, sensitivity: float, specificity: float
+) -> float | FloatArray:
+    """Rogan–Gladen corrected accuracy (A_obs + Sp − 1)/(Se + Sp − 1), clipped to [0, 1].
+
+    Se = P(reviewer says correct | truly correct), Sp = P(reviewer says wrong | truly wrong),
+    estimated from adjudicated overlap (Rogan & Gladen 1978). Vectorised: apply it to an
+    interval's endpoints to carry the interval over (this ignores the uncertainty in Se and
+    Sp, so such an interval is too narrow). Requires Se + Sp > 1 (a reviewer better than a
+    coin flip); otherwise the correction is undefined and ValueError is raised.
+    """
+    if not (0.0 <= sensitivity <= 1.0 and 0.0 <= specificity <= 1.0):
+        raise ValueError("sensitivity and specificity must lie in [0, 1]")
+    j = sensitivity + specificity - 1.0
+    if j <= 0:
+        raise ValueError("Se + Sp must exceed 1 for the Rogan–Gladen correction")
+    a = np.asarray(observed, dtype=float)
+    out = np.clip((a + specificity - 1.0) / j, 0.0, 1.0)
+    if out.ndim == 0:
+        return float(out)
+    return out.astype(np.float64)
