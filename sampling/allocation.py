@@ -222,6 +222,11 @@ def allocate(
     if np.any(w < 0):
         raise ValueError("oversampling weights must be ≥ 0")
     r = np.where(Nh > 0, r * w, 0.0)
+    if r.max(initial=0.0) > 0:
+        # Scale shares to max 1 and treat shares below 1e-12 of the largest as zero, so the
+        # water-filling search stays in floating-point range.
+        r = r / r.max()
+        r = np.where(r < 1e-12, 0.0, r)
 
     cap = Nh.astype(float)
     if maximum is not None:
