@@ -110,9 +110,15 @@ def read_jsonl(
         try:
             data = decoder.decode(line)
         except msgspec.DecodeError as exc:
-            reason = "is not valid JSON" + (
-                " (the line is cut off)" if "truncated" in str(exc).lower() else f" ({exc})"
-            )
+            # A cut-off line still ends in its newline, which msgspec reports as a bad
+            # character; without it, msgspec says "truncated", which is what happened.
+            cut_off = "truncated" in str(exc).lower() or _is_truncated(decoder, line)
+            reason = "is not valid JSON" + (" (the line is cut off)" if cut_off else f" ({exc})")
+            yield RawRecord(line_number, None, _raw_text(line), RecordError("", reason))
+            continue
+        except UnicodeDecodeError as exc:
+            # msgspec raises this, not DecodeError, for bytes that are not UTF-8.
+            reason = f"is not valid UTF-8 text ({exc.reason})"
             yield RawRecord(line_number, None, _raw_text(line), RecordError("", reason))
             continue
         if not isinstance(data, dict):
@@ -127,6 +133,16 @@ def read_jsonl(
         yield RawRecord(line_number, data, line)  # type: ignore[arg-type]
     if not seen_any:
         raise FileError("the file is empty: there is nothing to ingest")
+
+
+def _is_truncated(decoder: msgspec.json.Decoder, line: bytes) -> bool:
+    try:
+        decoder.decode(line.rstrip(b"\r\n"))
+    except msgspec.DecodeError as exc:
+        return "truncated" in str(exc).lower()
+    except UnicodeDecodeError:
+        return False
+    return False
 
 
 def read_csv(
