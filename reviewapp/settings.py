@@ -18,7 +18,7 @@ _DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 
 
 def env_str(name: str, default: str | None = None) -> str:
-    value = os.environ.get(name, default)
+    value = os.environ.get(name) or default
     if value is None:
         raise ImproperlyConfigured(f"Set the {name} environment variable.")
     return value

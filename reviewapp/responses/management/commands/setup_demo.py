@@ -1,0 +1,57 @@
+"""python manage.py setup_demo: demo users (printed) and, on an empty database, a seed scenario."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from reviewapp.responses.models import Response
+from reviewapp.review.roles import QA_LEAD, REVIEWER, VIEWER
+
+DEMO_USERS = (
+    ("admin", "admin-demo-pass", None),
+    ("reviewer", "reviewer-demo-pass", REVIEWER),
+    ("qa_lead", "qa-lead-demo-pass", QA_LEAD),
+    ("viewer", "viewer-demo-pass", VIEWER),
+)
+
+
+class Command(BaseCommand):
+    help = "Create the demo users and load a few weeks of the seed scenario if there is no data."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--days", type=int, default=28)
+        parser.add_argument("--per-day", type=int, default=1500, dest="per_day")
+
+    def handle(self, *args: object, **options: object) -> None:
+        user_model = get_user_model()
+        for username, password, role in DEMO_USERS:
+            user, _ = user_model.objects.get_or_create(username=username)
+            user.set_password(password)
+            user.is_staff = user.is_superuser = role is None
+            user.save()
+            if role:
+                user.groups.add(Group.objects.get_or_create(name=role)[0])
+        if not Response.objects.exists():
+            self.stdout.write(
+                f"Loading {options['days']} days of the seed scenario "
+                f"({options['per_day']} answers a day)..."
+            )
+            call_command(
+                "simulate",
+                "--scenario",
+                "seed",
+                "--days",
+                str(options["days"]),
+                "--per-day",
+                str(options["per_day"]),
+                "--reference",
+                "2000",
+                "--load",
+                stdout=self.stdout,
+            )
+        self.stdout.write("\nDemo logins (http://127.0.0.1:8000/login/):")
+        for username, password, role in DEMO_USERS:
+            self.stdout.write(f"  {username:<9} {password:<20} {role or 'admin (superuser)'}")
