@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -57,6 +59,8 @@ class SubprocessDatabase:
     back here with sqlite3.
     """
 
+    _sqlite_template: Path | None = None
+
     def __init__(self, tmp_path: Path) -> None:
         from django.db import connection
 
@@ -71,8 +75,29 @@ class SubprocessDatabase:
             self.sqlite_path: Path | None = None
         else:
             self.sqlite_path = tmp_path / "subprocess.sqlite3"
+            shutil.copyfile(self._migrated_sqlite_template(), self.sqlite_path)
             self.url = f"sqlite:///{self.sqlite_path}"
-            self.manage("migrate", "--no-input", "-v0", check=True)
+
+    @classmethod
+    def _migrated_sqlite_template(cls) -> Path:
+        # Migrating takes seconds: do it once per test session and copy the file.
+        if cls._sqlite_template is None:
+            template = Path(tempfile.mkdtemp(prefix="longtail-test-")) / "migrated.sqlite3"
+            env = {**os.environ, "DATABASE_URL": f"sqlite:///{template}"}
+            env["DJANGO_SETTINGS_MODULE"] = "reviewapp.settings_test"
+            subprocess.run(
+                [sys.executable, str(MANAGE_PY), "migrate", "--no-input", "-v0"],
+                env=env,
+                check=True,
+                timeout=300,
+                cwd=MANAGE_PY.parent,
+            )
+            db = sqlite3.connect(template)
+            # One file, no -wal beside it, so a copy is the whole database.
+            db.execute("PRAGMA journal_mode=DELETE")
+            db.close()
+            cls._sqlite_template = template
+        return cls._sqlite_template
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {
