@@ -102,6 +102,7 @@ NUMBER_FIELDS = frozenset(
     {"router_confidence", "self_confidence", "auto_score", "cost_usd", "latency_ms"}
 )
 BOOL_FIELDS = frozenset({"escalated"})
+_FINITE_FIELDS = (*sorted(NUMBER_FIELDS),)
 
 _PATH_RE = re.compile(r"at `\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)`")
 _MISSING_RE = re.compile(r"Object missing required field `([^`]+)`")
@@ -189,6 +190,11 @@ def validate(kind: str, data: dict[str, Any], *, strict: bool = True) -> msgspec
         record.timestamp = _as_utc(record.timestamp)
     if isinstance(record, ResponseRecord | ReferenceRecordIn) and not record.query.strip():
         raise RecordError("query", "must not be blank")
+    for name in _FINITE_FIELDS:
+        # A CSV cell "inf" (or a JSON 1e999) is a float no bound rejects; it would poison sums.
+        value = getattr(record, name, None)
+        if value is not None and not math.isfinite(value):
+            raise RecordError(name, "must be a finite number")
     embedding = getattr(record, "embedding", None)
     if embedding is not None and not all(math.isfinite(x) for x in embedding):
         raise RecordError("embedding", "must contain only finite numbers")
