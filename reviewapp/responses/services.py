@@ -521,3 +521,13 @@ def _failed_run(*, source: Source, kind: str, origin: str, user: Any, error: str
         finished_at=timezone.now(),
         duration_seconds=0.0,
     )
+
+
+def source_pull(*, source: Source, user: Any = None, batch_size: int | None = None) -> Any:
+    """Pull what is new from an http or sql source (responses/connectors.py) and return its
+    `PullResult` (the run, the cursor after it, whether a retry may help). Raises `SourceBusy`
+    when the source is already being pulled."""
+    # Imported here: the connectors feed their records back through ingest_records above.
+    from .connectors import pull
+
+    return pull(source=source, user=user, batch_size=batch_size)
