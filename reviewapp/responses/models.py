@@ -25,6 +25,10 @@ class Source(models.Model):
     cursor = models.JSONField(default=dict, blank=True)
     # Fixed by the first embedding the source sends: all its records must share it.
     embedding_dim = models.PositiveIntegerField(null=True, blank=True)
+    # What OOD distance is measured against; default: the reference set named like the source.
+    reference_set = models.ForeignKey(
+        "ReferenceSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -64,6 +68,11 @@ class Response(models.Model):
     content_hash = models.CharField(max_length=32)
     ingested_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Scores for stratification (sampling/ood.py), filled by scoring after each ingest.
+    uncertainty = models.FloatField(null=True, blank=True)
+    ood_distance = models.FloatField(null=True, blank=True)
+    ood_percentile = models.FloatField(null=True, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -72,6 +81,11 @@ class Response(models.Model):
         indexes = [
             models.Index(fields=["source", "timestamp"], name="response_source_ts"),
             models.Index(fields=["tier", "timestamp"], name="response_tier_ts"),
+            models.Index(
+                fields=["source", "id"],
+                condition=models.Q(scored_at__isnull=True),
+                name="response_unscored",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -126,6 +140,10 @@ class ReferenceSet(models.Model):
     )
     embedding_dim = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The fitted OOD reference (sampling.ood), cached as an .npz: leave-one-out k-NN distances
+    # over 20,000 points take seconds, so they are computed once per version of the set.
+    fitted = models.BinaryField(null=True, blank=True, editable=False)
+    fitted_version = models.CharField(max_length=64, blank=True, default="")
 
     def __str__(self) -> str:
         return self.name
