@@ -124,3 +124,15 @@ def test_vectoriser_large_reference_path_is_deterministic() -> None:
     b = fit_text_vectoriser(texts, dim=8, n_features=2**14)
     np.testing.assert_array_equal(a.components, b.components)
     assert a.transform(["refund for order #123"]).shape == (1, 8)
+
+
+def test_grouped_selection_is_exact_with_ties_and_leftover_columns() -> None:
+    from sampling.ood import _kth_largest_rows
+
+    rng = np.random.default_rng(5)
+    for n in (641, 5000, 5007):  # short-row path, grouped path, grouped + leftover columns
+        x = rng.standard_normal((60, n)).astype(np.float32)
+        x[:5] = 0.5  # a row of ties
+        x[5:10, :3] = 2.0  # a few equal maxima
+        for k in (1, 10):
+            np.testing.assert_array_equal(_kth_largest_rows(x, k), np.sort(x, axis=1)[:, -k])
