@@ -12,3 +12,7 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use
 from .settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Tasks run in-process unless a test starts a real worker (tests/conftest.py: celery_worker),
+# so that a task sent by one test is never left in a shared broker for another to pick up.
+CELERY_TASK_ALWAYS_EAGER = True

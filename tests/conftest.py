@@ -101,3 +101,29 @@ def token_client(qa_lead):
     token = Token.objects.create(user=qa_lead)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
+
+
+@pytest.fixture
+def celery_worker(redis_url, transactional_db):
+    """A real Celery worker thread consuming from Redis (db 15), for task tests. The test's
+    database writes must be committed for the worker to see them (transactional_db)."""
+    from celery.contrib.testing.worker import start_worker
+
+    from reviewapp.celery import app
+
+    previous = dict(app.conf)
+    app.conf.update(
+        broker_url=redis_url,
+        result_backend=redis_url,
+        task_always_eager=False,
+        broker_connection_retry_on_startup=True,
+    )
+    try:
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=30
+        ) as worker:
+            yield worker
+    finally:
+        app.conf.update(
+            {key: previous[key] for key in ("broker_url", "result_backend", "task_always_eager")}
+        )
