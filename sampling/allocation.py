@@ -23,7 +23,12 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from sampling.estimate import normal_quantile, stratified_variance
+from sampling.estimate import (
+    beta_posterior_mean,
+    beta_posterior_variance,
+    normal_quantile,
+    stratified_variance,
+)
 
 __all__ = [
     "Allocation",
@@ -71,31 +76,6 @@ class Allocation:
         with np.errstate(divide="ignore", invalid="ignore"):
             pi = np.where(self.N > 0, self.n / np.maximum(self.N, 1), 0.0)
         return pi.astype(np.float64)
-
-
-def beta_posterior_mean(successes: npt.ArrayLike, failures: npt.ArrayLike) -> FloatArray:
-    """Posterior mean a/(a+b) of p under Beta(1 + successes, 1 + failures) (uniform prior).
-
-    Successes and failures may be fractional (partial-credit scores sum to fractional counts).
-    """
-    a = 1.0 + np.asarray(successes, dtype=float)
-    b = 1.0 + np.asarray(failures, dtype=float)
-    return np.asarray(a / (a + b), dtype=np.float64)
-
-
-def beta_posterior_variance(successes: npt.ArrayLike, failures: npt.ArrayLike) -> FloatArray:
-    """S_h² = E[p(1−p)] under Beta(a, b), a = 1 + successes, b = 1 + failures.
-
-    E[p(1−p)] = E[p] − E[p²] = a/(a+b) − a(a+1)/((a+b)(a+b+1)) = ab/((a+b)(a+b+1)).
-    This is the expected Bernoulli variance of one review, integrating over what we do not
-    know about p; with no history (Beta(1,1)) it is 1/6, with lots of history it tends to
-    p̂(1−p̂). Assumes past reviews are exchangeable with today's items in the stratum.
-    """
-    a = 1.0 + np.asarray(successes, dtype=float)
-    b = 1.0 + np.asarray(failures, dtype=float)
-    if np.any(a <= 0) or np.any(b <= 0):
-        raise ValueError("successes and failures must be ≥ 0")
-    return np.asarray(a * b / ((a + b) * (a + b + 1.0)), dtype=np.float64)
 
 
 def largest_remainder(x: npt.ArrayLike, total: int, upper: npt.ArrayLike | None = None) -> IntArray:

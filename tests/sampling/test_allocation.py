@@ -189,9 +189,7 @@ def test_planner_meets_every_target_and_is_minimal():
     assert all(h <= t.half_width for h, t in zip(plan.half_widths, targets, strict=True))
     s2 = beta_posterior_variance(succ, fail)
     smaller = allocate(N, plan.budget - 1, method="neyman", successes=succ, failures=fail)
-    assert any(
-        expected_half_width(N, smaller.n, s2, t.mask) > t.half_width for t in targets
-    )
+    assert any(expected_half_width(N, smaller.n, s2, t.mask) > t.half_width for t in targets)
 
 
 def test_planner_reports_infeasible_target():
