@@ -160,7 +160,12 @@ def read_csv(
     reader = csv.DictReader(text)
     try:
         header = reader.fieldnames
-    except (UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
+        # The first read decodes a whole chunk, so a bad byte in an early row lands here too.
+        raise FileError(
+            f"the file is not UTF-8 text ({exc.reason}); save it as UTF-8 and run again"
+        ) from None
+    except csv.Error as exc:
         raise FileError(f"the CSV header cannot be read: {exc}") from None
     if not header:
         raise FileError("the file is empty: there is nothing to ingest")
