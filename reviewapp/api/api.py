@@ -10,7 +10,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -186,13 +191,15 @@ class FeedbackPushView(_PushView):
         return super().post(request)
 
 
-@extend_schema(
-    operation_id="ingest_runs_list",
-    summary="List ingest runs",
-    description="Every ingest (file, push, pull), newest first, with its counts.",
-    parameters=[IngestRunQuerySerializer],
-    responses={200: IngestRunSerializer(many=True), **_AUTH_RESPONSES},
-    tags=["ingest runs"],
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="ingest_runs_list",
+        summary="List ingest runs",
+        description="Every ingest (file, push, pull), newest first, with its counts.",
+        parameters=[IngestRunQuerySerializer],
+        responses={200: IngestRunSerializer(many=True), **_AUTH_RESPONSES},
+        tags=["ingest runs"],
+    )
 )
 class IngestRunListView(generics.ListAPIView):
     serializer_class = IngestRunSerializer
@@ -211,17 +218,19 @@ class IngestRunListView(generics.ListAPIView):
         return runs
 
 
-@extend_schema(
-    operation_id="ingest_run_rejects_list",
-    summary="List a run's rejected records",
-    description="The quarantined records of one ingest run, in input order: line number "
-    "(a push's list position counting from 1), field, reason and the raw text (first 10 KB).",
-    responses={
-        200: RejectedRecordSerializer(many=True),
-        **_AUTH_RESPONSES,
-        404: OpenApiResponse(ErrorSerializer, description="No such run."),
-    },
-    tags=["ingest runs"],
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="ingest_run_rejects_list",
+        summary="List a run's rejected records",
+        description="The quarantined records of one ingest run, in input order: line number "
+        "(a push's list position counting from 1), field, reason and the raw text (first 10 KB).",
+        responses={
+            200: RejectedRecordSerializer(many=True),
+            **_AUTH_RESPONSES,
+            404: OpenApiResponse(ErrorSerializer, description="No such run."),
+        },
+        tags=["ingest runs"],
+    )
 )
 class IngestRunRejectsView(generics.ListAPIView):
     serializer_class = RejectedRecordSerializer
