@@ -18,7 +18,6 @@ watermark (an id, or a timestamp with enough resolution) avoids that.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import logging
 import os
 import zlib
@@ -246,8 +245,9 @@ class HttpConnector:
             return document
         if isinstance(document, dict):
             for key in ("records", "data"):
-                if isinstance(document.get(key), list):
-                    return document[key]
+                items = document.get(key)
+                if isinstance(items, list):
+                    return items
         raise PullError(
             f"{where}: the page is {_shape(document)}, not a list of records nor an object with "
             f"a 'records' or 'data' list; set settings.records_path"
@@ -292,11 +292,20 @@ class HttpConnector:
                 f"(settings.max_page_bytes); ask the API for smaller pages"
             )
         if encoding.lower() == "gzip":
+            # Bounded: a small compressed page must not unpack into gigabytes.
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
             try:
-                body = gzip.decompress(body)
-            except (OSError, EOFError, zlib.error) as exc:
+                body = inflater.decompress(body, self.max_page_bytes + 1)
+            except zlib.error as exc:
                 raise PullError(f"{where}: the gzip-compressed page is corrupt ({exc})") from None
-        return body
+            if len(body) > self.max_page_bytes:
+                raise PullError(
+                    f"{where}: the page unpacks to more than {self.max_page_bytes:,} bytes "
+                    f"(settings.max_page_bytes); ask the API for smaller pages"
+                )
+            if not inflater.eof:
+                raise PullError(f"{where}: the gzip-compressed page is cut off")
+        return bytes(body)
 
 
 def _shape(value: Any) -> str:
@@ -527,7 +536,7 @@ def _redacted_dsn(dsn: str) -> str:
     return f"{user}{info.get('host', '')}{port}/{info.get('dbname', '')}"
 
 
-CONNECTORS: dict[str, type[HttpConnector] | type[SqlConnector]] = {
+CONNECTORS: dict[Any, type[HttpConnector] | type[SqlConnector]] = {
     Source.Kind.HTTP: HttpConnector,
     Source.Kind.SQL: SqlConnector,
 }

@@ -3,6 +3,7 @@ and every way a page can go wrong, each ending with the cursor at the last store
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import socket
@@ -17,8 +18,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from reviewapp.responses import connectors
-from reviewapp.responses.connectors import Page, SourceConfigError, pull
+from reviewapp.responses.connectors import Page, SourceBusy, SourceConfigError, pull
 from reviewapp.responses.models import IngestRun, Response, Source
+from tests.conftest import require_postgres_database
 
 TOKEN = "s3cret-token"
 
@@ -51,6 +53,7 @@ class FakeApi:
     malformed_at: int | None = None  # ... answers broken JSON
     slow_at: int | None = None  # ... answers after `slow_seconds`
     slow_seconds: float = 2.0
+    gzip: bool = False
     requests: list[dict[str, Any]] = field(default_factory=list)
     base_url: str = ""
 
@@ -94,9 +97,14 @@ def api():
             parts = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
             status, body = state.answer(parts.path, query, self.headers.get("Authorization"))
+            compress = state.gzip and "gzip" in self.headers.get("Accept-Encoding", "")
+            if compress:
+                body = gzip.compress(body)
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                if compress:
+                    self.send_header("Content-Encoding", "gzip")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -456,3 +464,45 @@ def test_the_beat_task_pulls_every_active_source_and_survives_a_broken_one(api, 
     again = pull_source(good.pk)
     assert (again["status"], again["created"], again["unchanged"]) == ("finished", 0, 0)
     assert pull_source(idle.pk)["skipped"]
+
+
+@pytest.mark.django_db
+def test_gzip_pages_are_unpacked(api):
+    api.records, api.gzip = make_records(1, 7), True
+    source = http_source(api)
+
+    result = pull(source=source)
+
+    assert result.run.status == IngestRun.Status.FINISHED, result.run.error
+    assert result.run.created_count == 7
+
+
+@pytest.mark.django_db
+def test_a_source_being_pulled_elsewhere_is_skipped_not_pulled_twice(api, eager_celery):
+    """On PostgreSQL an advisory lock keeps two workers off one source's cursor."""
+    import psycopg
+    from django.db import connection
+
+    from reviewapp.responses.tasks import pull_source
+
+    require_postgres_database()
+    api.records = make_records(1, 3)
+    source = http_source(api)
+    db = connection.settings_dict
+    other_worker = psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        dbname=db["NAME"],
+        password=db["PASSWORD"] or None,
+        autocommit=True,
+    )
+    with other_worker:
+        other_worker.execute("SELECT pg_advisory_lock(%s, %s)", (0x4C54, source.pk))
+        with pytest.raises(SourceBusy):
+            pull(source=source)
+        assert pull_source(source.pk)["skipped"] == "already being pulled"
+        assert not api.requests
+        other_worker.execute("SELECT pg_advisory_unlock(%s, %s)", (0x4C54, source.pk))
+
+    assert pull(source=source).run.created_count == 3
