@@ -1,0 +1,687 @@
+"""Writes for the review workflow: plans, queue building, claims, reviews, adjudication.
+
+The statistics (bands, strata, allocation, the seeded draw) are in sampling/; this module reads
+the day's responses as arrays, calls it, and stores what it returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from reviewapp.responses.models import ReferenceRecord, Response, Source
+from reviewapp.responses.scoring import responses_score
+from sampling.allocation import Allocation, AllocationError, allocate
+from sampling.draw import draw
+from sampling.ood import uncertainty as uncertainty_of
+from sampling.strata import (
+    DEFAULT_OOD_CUTS,
+    DEFAULT_OOD_LABELS,
+    DEFAULT_UNCERTAINTY_LABELS,
+    Bands,
+    Strata,
+    assign_strata,
+    band,
+    uncertainty_cuts_from_reference,
+)
+
+from .models import (
+    ALLOCATIONS,
+    DEFAULT_FAILURE_TAGS,
+    DIMENSIONS,
+    Adjudication,
+    Claim,
+    Plan,
+    PlanVersion,
+    Queue,
+    QueueItem,
+    Review,
+    ReviewAudit,
+    Skip,
+    StratumCount,
+)
+
+UNKNOWN_BAND = "unknown"
+# How long a claimed item stays with its reviewer before it returns to the queue.
+CLAIM_SECONDS = getattr(settings, "LONGTAIL_CLAIM_SECONDS", 15 * 60)
+UNDO_SECONDS = 5 * 60
+EDIT_SECONDS = 7 * 24 * 3600
+
+
+class ReviewError(Exception):
+    """A review action that cannot be done: a sentence for the reviewer."""
+
+
+# --- plans ----------------------------------------------------------------------------------
+
+PLAN_FIELDS = (
+    "dimensions",
+    "uncertainty_cuts",
+    "ood_cuts",
+    "daily_budget",
+    "allocation",
+    "stratum_min",
+    "stratum_max",
+    "manual_quotas",
+    "oversampling",
+    "overlap_share",
+    "gold_share",
+    "targets",
+    "blind",
+    "failure_tags",
+    "reviewers_see_reports",
+)
+
+
+def plan_config_clean(config: dict[str, Any]) -> dict[str, Any]:
+    """Check a plan's design; raise ValueError naming the field and the problem."""
+    clean = {key: config[key] for key in PLAN_FIELDS if key in config}
+    dimensions = clean.setdefault("dimensions", ["tier", "uncertainty", "ood"])
+    if not dimensions or any(d not in DIMENSIONS for d in dimensions):
+        raise ValueError(f"dimensions: choose from {', '.join(DIMENSIONS)}")
+    if len(set(dimensions)) != len(dimensions):
+        raise ValueError("dimensions: each at most once")
+    if clean.setdefault("allocation", "neyman") not in ALLOCATIONS:
+        raise ValueError(f"allocation: one of {', '.join(ALLOCATIONS)}")
+    for key in ("uncertainty_cuts", "ood_cuts"):
+        cuts = clean.setdefault(key, [])
+        if any(not isinstance(c, int | float) for c in cuts) or cuts != sorted(cuts):
+            raise ValueError(f"{key}: ascending numbers")
+    if any(not 0 <= c <= 1 for c in clean["uncertainty_cuts"]):
+        raise ValueError("uncertainty_cuts: values between 0 and 1")
+    if any(not 0 <= c <= 100 for c in clean["ood_cuts"]):
+        raise ValueError("ood_cuts: percentiles between 0 and 100")
+    budget = clean.setdefault("daily_budget", 200)
+    if not isinstance(budget, int) or budget < 1:
+        raise ValueError("daily_budget: a whole number ≥ 1")
+    minimum = clean.setdefault("stratum_min", 5)
+    if not isinstance(minimum, int) or minimum < 2:
+        raise ValueError("stratum_min: at least 2 (a variance needs two reviews)")
+    maximum = clean.get("stratum_max")
+    if maximum is not None and (not isinstance(maximum, int) or maximum < minimum):
+        raise ValueError("stratum_max: a whole number ≥ stratum_min")
+    for key in ("overlap_share", "gold_share"):
+        share = clean.setdefault(key, 0.1 if key == "overlap_share" else 0.0)
+        if not isinstance(share, int | float) or not 0 <= share <= 0.5:
+            raise ValueError(f"{key}: a share between 0 and 0.5")
+    for key in ("oversampling", "manual_quotas"):
+        values = clean.setdefault(key, {})
+        if not isinstance(values, dict) or any(
+            not isinstance(v, int | float) or v < 0 for v in values.values()
+        ):
+            raise ValueError(f"{key}: an object of non-negative numbers")
+    targets = clean.setdefault("targets", {})
+    if not isinstance(targets, dict) or any(
+        not isinstance(v, int | float) or not 0 < v < 1 for v in targets.values()
+    ):
+        raise ValueError("targets: an object {tier: accuracy between 0 and 1}")
+    tags = clean.setdefault("failure_tags", list(DEFAULT_FAILURE_TAGS))
+    if not isinstance(tags, list) or any(not isinstance(t, str) or not t.strip() for t in tags):
+        raise ValueError("failure_tags: a list of names")
+    if len(tags) > 20:
+        raise ValueError("failure_tags: at most 20")
+    clean.setdefault("blind", True)
+    clean.setdefault("reviewers_see_reports", False)
+    return clean
+
+
+@transaction.atomic
+def plan_save(
+    *,
+    name: str,
+    config: dict[str, Any],
+    sources: list[Source],
+    reviewers: list[Any] | None = None,
+    user: Any = None,
+    description: str = "",
+) -> PlanVersion:
+    """Create a plan, or give an existing one a new version (versions are immutable)."""
+    if not sources:
+        raise ValueError("sources: choose at least one source")
+    clean = plan_config_clean(config)
+    plan, _ = Plan.objects.select_for_update().get_or_create(
+        name=name, defaults={"created_by": user, "description": description}
+    )
+    if description and plan.description != description:
+        plan.description = description
+    number = (plan.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    version = PlanVersion.objects.create(plan=plan, number=number, created_by=user, **clean)
+    version.sources.set(sources)
+    plan.current_version = version
+    plan.save()
+    if reviewers is not None:
+        plan.reviewers.set(reviewers)
+    return version
+
+
+# --- queue building -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayDesign:
+    """A plan's design applied to one day's traffic: what a queue build would draw."""
+
+    response_ids: np.ndarray
+    strata: Strata
+    allocation: Allocation
+    bands: dict[str, Bands]
+
+
+def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+    return start, start + dt.timedelta(days=1)
+
+
+def _uncertainty_bands(version: PlanVersion) -> Bands:
+    if version.uncertainty_cuts:
+        cuts = tuple(float(c) for c in version.uncertainty_cuts)
+        labels = (
+            DEFAULT_UNCERTAINTY_LABELS
+            if len(cuts) == 1
+            else tuple(f"u{i}" for i in range(len(cuts) + 1))
+        )
+        return Bands(cuts, labels)
+    confidences = np.array(
+        ReferenceRecord.objects.filter(
+            reference_set__name__in=[s.name for s in version.sources.all()],
+            router_confidence__isnull=False,
+        ).values_list("router_confidence", flat=True),
+        dtype=np.float64,
+    )
+    if confidences.size == 0:
+        # No reference: the conventional 0.5-confidence-margin cut, stated in the preview.
+        return Bands((0.2,), DEFAULT_UNCERTAINTY_LABELS)
+    return uncertainty_cuts_from_reference(uncertainty_of(confidences))
+
+
+def _ood_bands(version: PlanVersion) -> Bands:
+    cuts = tuple(float(c) for c in version.ood_cuts) or DEFAULT_OOD_CUTS
+    labels = DEFAULT_OOD_LABELS if len(cuts) == 2 else tuple(f"o{i}" for i in range(len(cuts) + 1))
+    return Bands(cuts, labels)
+
+
+def _labels(values: np.ndarray, bands: Bands) -> np.ndarray:
+    """Band labels; a response without the score is in its own "unknown" band, never dropped."""
+    out = np.full(values.shape, UNKNOWN_BAND, dtype=object)
+    known = ~np.isnan(values)
+    if known.any():
+        out[known] = band(values[known], bands)
+    return out.astype(str)
+
+
+def stratum_history(*, plan: Plan, before: dt.date | None = None) -> dict[str, tuple[float, float]]:
+    """Per stratum key: (successes, failures) of the plan's past reviews (partial credit counts
+    half), for Neyman allocation and the planner."""
+    reviews = Review.objects.filter(
+        item__queue__plan=plan, item__queue__kind=Queue.Kind.PROBABILITY, item__is_gold=False
+    )
+    if before:
+        reviews = reviews.filter(item__queue__day__lt=before)
+    history: dict[str, list[float]] = {}
+    for key, verdict, count in (
+        reviews.values_list("item__stratum__key", "verdict").annotate(count=Count("id")).order_by()
+    ):
+        score = Review.SCORES[verdict]
+        entry = history.setdefault(key, [0.0, 0.0])
+        entry[0] += score * count
+        entry[1] += (1 - score) * count
+    return {key: (s, f) for key, (s, f) in history.items()}
+
+
+def plan_design(*, version: PlanVersion, day: dt.date, budget: int | None = None) -> DayDesign:
+    """Stratify and allocate one day's responses of the plan's sources (no draw, no writes)."""
+    for source in version.sources.all():
+        responses_score(source_id=source.pk)
+    start, end = _day_bounds(day)
+    rows = list(
+        Response.objects.filter(
+            source__in=version.sources.all(), timestamp__gte=start, timestamp__lt=end
+        )
+        .order_by("pk")
+        .values_list("pk", "tier", "uncertainty", "ood_percentile", "segment")
+    )
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    bands = {"uncertainty": _uncertainty_bands(version), "ood": _ood_bands(version)}
+    dims: dict[str, np.ndarray] = {}
+    for dimension in version.dimensions:
+        if dimension == "tier":
+            dims["tier"] = np.array([r[1] for r in rows], dtype=str)
+        elif dimension == "segment":
+            dims["segment"] = np.array([r[4] or "(none)" for r in rows], dtype=str)
+        elif dimension == "uncertainty":
+            values = np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=float)
+            dims["uncertainty"] = _labels(values, bands["uncertainty"])
+        elif dimension == "ood":
+            values = np.array([np.nan if r[3] is None else r[3] for r in rows], dtype=float)
+            dims["ood"] = _labels(values, bands["ood"])
+    if not rows:
+        empty = np.zeros(0, dtype=np.int64)
+        strata = Strata(codes=empty, labels=(), dimensions=tuple(dims), sizes=empty)
+        return DayDesign(ids, strata, Allocation(empty, empty, budget or 0, "none"), bands)
+    strata = assign_strata(dims)
+    keys = strata.keys()
+    history = stratum_history(plan=version.plan, before=day)
+    successes = np.array([history.get(k, (0.0, 0.0))[0] for k in keys])
+    failures = np.array([history.get(k, (0.0, 0.0))[1] for k in keys])
+    weights = np.ones(strata.n_strata)
+    for pattern, weight in (version.oversampling or {}).items():
+        weights *= np.where(_matches(strata, pattern), float(weight), 1.0)
+    quotas = np.array([float((version.manual_quotas or {}).get(k, 0)) for k in keys])
+    n = budget if budget is not None else version.daily_budget
+    floor = version.stratum_min
+    try:
+        allocation = allocate(
+            strata.sizes,
+            n,
+            method=version.allocation,  # type: ignore[arg-type]
+            successes=successes,
+            failures=failures,
+            quotas=quotas if version.allocation == "manual" else None,
+            weights=weights,
+            floor=floor,
+            maximum=version.stratum_max,
+        )
+    except AllocationError:
+        # More strata than the budget can give a floor each: lower the floor to 2, and say so
+        # in the preview rather than refusing to build.
+        allocation = allocate(
+            strata.sizes,
+            n,
+            method=version.allocation,  # type: ignore[arg-type]
+            successes=successes,
+            failures=failures,
+            quotas=quotas if version.allocation == "manual" else None,
+            weights=weights,
+            floor=2,
+            maximum=version.stratum_max,
+        )
+    return DayDesign(ids, strata, allocation, bands)
+
+
+def _matches(strata: Strata, pattern: str) -> np.ndarray:
+    """An oversampling key is a full stratum key ("cheap|high|edge") or "dimension=value"
+    clauses joined by "&" ("tier=cheap&uncertainty=high")."""
+    if "=" not in pattern:
+        return np.array([key == pattern for key in strata.keys()], dtype=bool)  # noqa: SIM118
+    where = {}
+    for clause in pattern.split("&"):
+        dimension, _, value = clause.partition("=")
+        if dimension.strip() not in strata.dimensions:
+            return np.zeros(strata.n_strata, dtype=bool)
+        where[dimension.strip()] = value.strip()
+    return strata.mask(**where)
+
+
+def _seed_for(plan: Plan, day: dt.date) -> int:
+    # Reproducible without being told: the same plan and day give the same draw.
+    return zlib.crc32(f"{plan.name}:{day.isoformat()}".encode())
+
+
+def queue_build(
+    *, plan: Plan, day: dt.date, seed: int | None = None, user: Any = None
+) -> tuple[Queue, bool]:
+    """Build the plan's probability queue for `day`; (queue, created). Building the same
+    (plan, day) again returns the existing queue untouched."""
+    existing = Queue.objects.filter(plan=plan, day=day, kind=Queue.Kind.PROBABILITY).first()
+    if existing:
+        return existing, False
+    version = plan.current_version
+    if version is None:
+        raise ValueError(f"plan {plan.name} has no version yet")
+    seed = _seed_for(plan, day) if seed is None else seed
+    design = plan_design(version=version, day=day)
+    sample = draw(design.strata.codes, design.allocation.n, seed=seed)
+    rng = np.random.default_rng([seed, 1])
+    keys = design.strata.keys()
+    try:
+        with transaction.atomic():
+            queue = Queue.objects.create(
+                plan=plan,
+                plan_version=version,
+                day=day,
+                seed=seed,
+                population=len(design.response_ids),
+                size=len(sample.indices),
+                built_by=user if getattr(user, "is_authenticated", False) else None,
+            )
+            strata = StratumCount.objects.bulk_create(
+                [
+                    StratumCount(
+                        queue=queue,
+                        key=keys[h],
+                        population=int(design.strata.sizes[h]),
+                        quota=int(design.allocation.n[h]),
+                        **_stratum_fields(design.strata, h),
+                    )
+                    for h in range(design.strata.n_strata)
+                ]
+            )
+            if connection.vendor != "postgresql":
+                strata = list(StratumCount.objects.filter(queue=queue).order_by("pk"))
+            overlap = rng.random(len(sample.indices)) < version.overlap_share
+            has_shadow = set(
+                Response.objects.filter(
+                    pk__in=design.response_ids[sample.indices].tolist(),
+                    shadow_response__isnull=False,
+                ).values_list("pk", flat=True)
+            )
+            sides = rng.choice(np.array(["A", "B"]), size=len(sample.indices))
+            items = []
+            for position, (index, h) in enumerate(
+                zip(sample.indices.tolist(), sample.stratum.tolist(), strict=True)
+            ):
+                response_id = int(design.response_ids[index])
+                items.append(
+                    QueueItem(
+                        queue=queue,
+                        response_id=response_id,
+                        stratum=strata[h],
+                        inclusion_probability=float(sample.pi[position]),
+                        required_reviews=2 if overlap[position] else 1,
+                        served_side=str(sides[position]) if response_id in has_shadow else "",
+                        position=position,
+                    )
+                )
+            QueueItem.objects.bulk_create(items, batch_size=1000)
+    except IntegrityError:
+        # Another worker built the same (plan, day) first: that one stands.
+        return Queue.objects.get(plan=plan, day=day, kind=Queue.Kind.PROBABILITY), False
+    return queue, True
+
+
+def _stratum_fields(strata: Strata, h: int) -> dict[str, str]:
+    names = {"tier": "tier", "uncertainty": "uncertainty_band", "ood": "ood_band"}
+    names["segment"] = "segment"
+    return {
+        names[dimension]: label
+        for dimension, label in zip(strata.dimensions, strata.labels[h], strict=True)
+        if dimension in names
+    }
+
+
+@transaction.atomic
+def queue_build_adhoc(
+    *, plan: Plan, name: str, responses: Any, user: Any = None, description: str = ""
+) -> Queue:
+    """A non-probability queue from a filter (e.g. last week's thumbs-down): reviewed like any
+    other, never fed to estimates (its items carry no inclusion probability)."""
+    version = plan.current_version
+    if version is None:
+        raise ValueError(f"plan {plan.name} has no version yet")
+    ids = list(responses.order_by("pk").values_list("pk", flat=True)[:10_000])
+    queue = Queue.objects.create(
+        plan=plan,
+        plan_version=version,
+        kind=Queue.Kind.ADHOC,
+        day=timezone.now().date(),
+        name=name,
+        description=description,
+        population=len(ids),
+        size=len(ids),
+        built_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+    QueueItem.objects.bulk_create(
+        [
+            QueueItem(queue=queue, response_id=pk, inclusion_probability=None, position=i)
+            for i, pk in enumerate(ids)
+        ],
+        batch_size=1000,
+    )
+    return queue
+
+
+# --- claims and reviews ---------------------------------------------------------------------
+
+
+def _open_claims(now: dt.datetime) -> Q:
+    return Q(released_at__isnull=True, expires_at__gt=now)
+
+
+def item_claim(*, queue: Queue, reviewer: Any, now: dt.datetime | None = None) -> QueueItem | None:
+    """The reviewer's next item in `queue`, claimed for CLAIM_SECONDS; None when there is none.
+
+    Invariant kept under concurrency: for every item, reviews + open claims ≤ required
+    reviews, and nobody holds or reviews the same item twice. Rows are locked with SKIP LOCKED
+    on PostgreSQL, so 50 reviewers claiming at once each get a different item without waiting.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        held = (
+            Claim.objects.filter(item__queue=queue, reviewer=reviewer)
+            .filter(_open_claims(now))
+            .select_related("item")
+            .first()
+        )
+        if held:
+            return held.item
+        # My expired claims are closed, so the same item can be claimed again later.
+        Claim.objects.filter(
+            reviewer=reviewer, released_at__isnull=True, expires_at__lte=now
+        ).update(released_at=now)
+        open_claims = (
+            Claim.objects.filter(item=OuterRef("pk"))
+            .filter(_open_claims(now))
+            .order_by()
+            .values("item")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+        candidates = (
+            QueueItem.objects.filter(queue=queue, review_count__lt=F("required_reviews"))
+            .exclude(reviews__reviewer=reviewer)
+            .exclude(skips__reviewer=reviewer)
+            .alias(open_claim_count=Coalesce(Subquery(open_claims), 0))
+            .filter(open_claim_count__lt=F("required_reviews") - F("review_count"))
+            .order_by("position")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+        item = candidates.first()
+        if item is None:
+            return None
+        Claim.objects.create(
+            item=item,
+            reviewer=reviewer,
+            claimed_at=now,
+            expires_at=now + dt.timedelta(seconds=CLAIM_SECONDS),
+        )
+        return item
+
+
+def _review_snapshot(review: Review) -> dict[str, Any]:
+    return {
+        "verdict": review.verdict,
+        "failure_tags": review.failure_tags,
+        "helpfulness": review.helpfulness,
+        "comment": review.comment,
+        "preference": review.preference,
+    }
+
+
+def _clean_review_fields(item: QueueItem, fields: dict[str, Any]) -> dict[str, Any]:
+    verdict = fields.get("verdict")
+    if verdict not in Review.SCORES:
+        raise ReviewError("Choose a verdict: correct, partially correct or incorrect.")
+    allowed = set(item.queue.plan_version.failure_tags or DEFAULT_FAILURE_TAGS)
+    tags = list(dict.fromkeys(fields.get("failure_tags") or []))
+    unknown = [t for t in tags if t not in allowed]
+    if unknown:
+        raise ReviewError(f"Unknown failure tag(s): {', '.join(unknown)}.")
+    helpfulness = fields.get("helpfulness")
+    if helpfulness in ("", None):
+        helpfulness = None
+    elif not isinstance(helpfulness, int) or not 1 <= helpfulness <= 5:
+        raise ReviewError("Helpfulness is a score from 1 to 5.")
+    preference = fields.get("preference") or ""
+    if preference and preference not in Review.Preference.values:
+        raise ReviewError("Preference is A, B or tie.")
+    if preference and not item.served_side:
+        raise ReviewError("This item has no shadow answer to compare.")
+    return {
+        "verdict": verdict,
+        "failure_tags": tags,
+        "helpfulness": helpfulness,
+        "comment": str(fields.get("comment") or "")[:10_000],
+        "preference": preference,
+        "served_side": item.served_side if preference else "",
+    }
+
+
+def review_submit(
+    *,
+    item: QueueItem,
+    reviewer: Any,
+    verdict: str,
+    failure_tags: list[str] | None = None,
+    helpfulness: int | None = None,
+    comment: str = "",
+    preference: str = "",
+    time_spent_ms: int | None = None,
+    now: dt.datetime | None = None,
+) -> Review:
+    """Record a reviewer's verdict on an item they claimed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        item = (
+            QueueItem.objects.select_for_update()
+            .select_related("queue__plan_version")
+            .get(pk=item.pk)
+        )
+        fields = _clean_review_fields(
+            item,
+            {
+                "verdict": verdict,
+                "failure_tags": failure_tags,
+                "helpfulness": helpfulness,
+                "comment": comment,
+                "preference": preference,
+            },
+        )
+        if Review.objects.filter(item=item, reviewer=reviewer).exists():
+            raise ReviewError("You have already reviewed this item; edit it from your history.")
+        claims = Claim.objects.filter(item=item, reviewer=reviewer, released_at__isnull=True)
+        mine = claims.first()
+        if mine is None:
+            raise ReviewError("Claim this item before reviewing it.")
+        if mine.expires_at <= now:
+            # An expired claim may still be honoured if the slot is free.
+            others = Claim.objects.filter(item=item).exclude(reviewer=reviewer)
+            taken = others.filter(_open_claims(now)).count()
+            if item.review_count + taken >= item.required_reviews:
+                claims.update(released_at=now)
+                raise ReviewError(
+                    "Your claim on this item expired and another reviewer has it now."
+                )
+        review = Review.objects.create(
+            item=item,
+            reviewer=reviewer,
+            time_spent_ms=time_spent_ms if time_spent_ms is None else max(0, int(time_spent_ms)),
+            **fields,
+        )
+        claims.update(released_at=now)
+        QueueItem.objects.filter(pk=item.pk).update(review_count=F("review_count") + 1)
+        ReviewAudit.objects.create(
+            review_id_value=review.pk,
+            item=item,
+            actor=reviewer,
+            action=ReviewAudit.Action.CREATE,
+            after=_review_snapshot(review),
+        )
+        return review
+
+
+def review_undo(*, review: Review, reviewer: Any, now: dt.datetime | None = None) -> QueueItem:
+    """Take back a submission within UNDO_SECONDS; the item is claimed again for the reviewer."""
+    now = now or timezone.now()
+    if review.reviewer_id != reviewer.pk:
+        raise ReviewError("You can only undo your own reviews.")
+    if (now - review.created_at).total_seconds() > UNDO_SECONDS:
+        raise ReviewError("Undo is possible for 5 minutes after submitting; edit it instead.")
+    with transaction.atomic():
+        item = QueueItem.objects.select_for_update().get(pk=review.item_id)
+        ReviewAudit.objects.create(
+            review_id_value=review.pk,
+            item=item,
+            actor=reviewer,
+            action=ReviewAudit.Action.UNDO,
+            before=_review_snapshot(review),
+        )
+        review.delete()
+        QueueItem.objects.filter(pk=item.pk).update(review_count=F("review_count") - 1)
+        Claim.objects.filter(reviewer=reviewer, released_at__isnull=True).filter(
+            item__queue=item.queue_id
+        ).update(released_at=now)
+        Claim.objects.create(
+            item=item,
+            reviewer=reviewer,
+            claimed_at=now,
+            expires_at=now + dt.timedelta(seconds=CLAIM_SECONDS),
+        )
+        item.refresh_from_db()
+        return item
+
+
+def review_edit(
+    *, review: Review, reviewer: Any, changes: dict[str, Any], now: dt.datetime | None = None
+) -> Review:
+    """Change one's own review within EDIT_SECONDS; the audit keeps before and after."""
+    now = now or timezone.now()
+    if review.reviewer_id != reviewer.pk:
+        raise ReviewError("You can only edit your own reviews.")
+    if (now - review.created_at).total_seconds() > EDIT_SECONDS:
+        raise ReviewError("This review is past its edit window.")
+    with transaction.atomic():
+        review = (
+            Review.objects.select_for_update()
+            .select_related("item__queue__plan_version")
+            .get(pk=review.pk)
+        )
+        before = _review_snapshot(review)
+        fields = _clean_review_fields(review.item, {**before, **changes})
+        for name, value in fields.items():
+            setattr(review, name, value)
+        review.save()
+        ReviewAudit.objects.create(
+            review_id_value=review.pk,
+            item=review.item,
+            actor=reviewer,
+            action=ReviewAudit.Action.UPDATE,
+            before=before,
+            after=_review_snapshot(review),
+        )
+        return review
+
+
+def item_skip(*, item: QueueItem, reviewer: Any, reason: str) -> None:
+    """Pass on an item (with a reason); it goes back to the queue for someone else."""
+    reason = reason.strip()
+    if not reason:
+        raise ReviewError("Say why you skip this item.")
+    with transaction.atomic():
+        Skip.objects.create(item=item, reviewer=reviewer, reason=reason[:500])
+        Claim.objects.filter(item=item, reviewer=reviewer, released_at__isnull=True).update(
+            released_at=timezone.now()
+        )
+
+
+@transaction.atomic
+def item_adjudicate(
+    *, item: QueueItem, verdict: str, user: Any, comment: str = "", gold: bool = False
+) -> Adjudication:
+    """A QA lead's final verdict on a disputed overlap item; estimates use it."""
+    if verdict not in Review.SCORES:
+        raise ReviewError("Choose a verdict: correct, partially correct or incorrect.")
+    adjudication, _ = Adjudication.objects.update_or_create(
+        item=item,
+        defaults={"verdict": verdict, "adjudicator": user, "comment": comment, "is_gold": gold},
+    )
+    return adjudication
