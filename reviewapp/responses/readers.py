@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import msgspec
 
-from .records import REQUIRED_FIELDS, RecordError, coerce_csv_row
+from .records import JSON_FIELDS, REQUIRED_FIELDS, RecordError, coerce_csv_row
 
 # Kept of a rejected line in the quarantine: enough to recognise it, not 50 MB of it.
 RAW_KEEP_CHARS = 10_000
@@ -176,6 +176,13 @@ def read_csv(
             f"the CSV header lacks the required column(s) {', '.join(missing)} "
             f"(it has: {', '.join(header)}); add them or map them with --mapping"
         )
+    # A mapped nested field ("embedding": "query_vector") and the first step of a dotted path
+    # ("tier": "meta.tier") name columns that hold JSON text.
+    json_columns = JSON_FIELDS | {
+        path.split(".", 1)[0]
+        for field, path in mapping.items()
+        if "." in path or field in JSON_FIELDS
+    }
     while True:
         try:
             row = next(reader)
@@ -193,7 +200,7 @@ def read_csv(
         line_number = reader.line_num
         raw = ",".join(value or "" for value in row.values() if isinstance(value, str))
         try:
-            data = coerce_csv_row(row)
+            data = coerce_csv_row(row, json_columns)
         except RecordError as exc:
             yield RawRecord(line_number, None, raw[:RAW_KEEP_CHARS], exc)
             continue

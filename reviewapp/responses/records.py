@@ -250,15 +250,18 @@ def validate_mapping(mapping: Any) -> dict[str, str]:
     return dict(mapping)
 
 
-def coerce_csv_row(row: dict[str, str]) -> dict[str, Any]:
-    """A CSV row is all text: empty cells are absent, nested fields are JSON text."""
+def coerce_csv_row(
+    row: dict[str, str], json_columns: frozenset[str] = JSON_FIELDS
+) -> dict[str, Any]:
+    """A CSV row is all text: empty cells are absent, nested fields (`json_columns`: ours, or
+    the columns a mapping reads them from) are JSON text."""
     data: dict[str, Any] = {}
     for key, cell in row.items():
         if key is None:
             raise RecordError("", "the row has more cells than the header has columns")
         if cell is None or cell == "":
             continue
-        if key in JSON_FIELDS:
+        if key in json_columns:
             try:
                 data[key] = msgspec.json.decode(cell)
             except msgspec.DecodeError:
