@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -151,6 +152,11 @@ CELERY_BEAT_SCHEDULE = {
     "pull-sources": {
         "task": "reviewapp.responses.tasks.pull_all_sources",
         "schedule": env_int("PULL_INTERVAL_SECONDS", 300),
+    },
+    # Each active plan's queue for the previous UTC day; idempotent, so a rerun is harmless.
+    "build-daily-queues": {
+        "task": "reviewapp.review.tasks.build_daily_queues",
+        "schedule": crontab(hour=1, minute=0),
     },
 }
 

@@ -11,5 +11,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("reviewapp.api.urls")),
+    path("review/", include("reviewapp.review.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

@@ -181,7 +181,7 @@ def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, start + dt.timedelta(days=1)
 
 
-def _uncertainty_bands(version: PlanVersion) -> Bands:
+def _uncertainty_bands(version: PlanVersion, sources: list[Source] | None = None) -> Bands:
     if version.uncertainty_cuts:
         cuts = tuple(float(c) for c in version.uncertainty_cuts)
         labels = (
@@ -192,7 +192,9 @@ def _uncertainty_bands(version: PlanVersion) -> Bands:
         return Bands(cuts, labels)
     confidences = np.array(
         ReferenceRecord.objects.filter(
-            reference_set__name__in=[s.name for s in version.sources.all()],
+            reference_set__name__in=[
+                s.name for s in (version.sources.all() if sources is None else sources)
+            ],
             router_confidence__isnull=False,
         ).values_list("router_confidence", flat=True),
         dtype=np.float64,
@@ -237,20 +239,29 @@ def stratum_history(*, plan: Plan, before: dt.date | None = None) -> dict[str, t
     return {key: (s, f) for key, (s, f) in history.items()}
 
 
-def plan_design(*, version: PlanVersion, day: dt.date, budget: int | None = None) -> DayDesign:
-    """Stratify and allocate one day's responses of the plan's sources (no draw, no writes)."""
-    for source in version.sources.all():
+def plan_design(
+    *,
+    version: PlanVersion,
+    day: dt.date,
+    budget: int | None = None,
+    sources: list[Source] | None = None,
+) -> DayDesign:
+    """Stratify and allocate one day's responses of the plan's sources (no draw, no writes).
+
+    `sources` overrides the version's (for the preview of an unsaved version, which has no
+    many-to-many rows yet; its `plan` may be unsaved too, and then has no history)."""
+    if sources is None:
+        sources = list(version.sources.all())
+    for source in sources:
         responses_score(source_id=source.pk)
     start, end = _day_bounds(day)
     rows = list(
-        Response.objects.filter(
-            source__in=version.sources.all(), timestamp__gte=start, timestamp__lt=end
-        )
+        Response.objects.filter(source__in=sources, timestamp__gte=start, timestamp__lt=end)
         .order_by("pk")
         .values_list("pk", "tier", "uncertainty", "ood_percentile", "segment")
     )
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    bands = {"uncertainty": _uncertainty_bands(version), "ood": _ood_bands(version)}
+    bands = {"uncertainty": _uncertainty_bands(version, sources), "ood": _ood_bands(version)}
     dims: dict[str, np.ndarray] = {}
     for dimension in version.dimensions:
         if dimension == "tier":
@@ -269,7 +280,7 @@ def plan_design(*, version: PlanVersion, day: dt.date, budget: int | None = None
         return DayDesign(ids, strata, Allocation(empty, empty, budget or 0, "none"), bands)
     strata = assign_strata(dims)
     keys = strata.keys()
-    history = stratum_history(plan=version.plan, before=day)
+    history = stratum_history(plan=version.plan, before=day) if version.plan.pk else {}
     successes = np.array([history.get(k, (0.0, 0.0))[0] for k in keys])
     failures = np.array([history.get(k, (0.0, 0.0))[1] for k in keys])
     weights = np.ones(strata.n_strata)

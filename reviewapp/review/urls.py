@@ -1,0 +1,26 @@
+"""Pages of the review app: the reviewer's pages and the QA lead's plans and adjudication."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views_plans
+
+app_name = "review"
+
+urlpatterns = [
+    # QA lead: plans, queues, adjudication (views_plans.py).
+    path("plans/", views_plans.plan_list, name="plans"),
+    path("plans/new/", views_plans.plan_create, name="plan-new"),
+    path("plans/preview/", views_plans.plan_preview, name="plan-preview"),
+    path("plans/<slug:name>/", views_plans.plan_detail, name="plan"),
+    path("plans/<slug:name>/edit/", views_plans.plan_edit, name="plan-edit"),
+    path("plans/<slug:name>/build/", views_plans.plan_queue_build, name="plan-build"),
+    path("plans/<slug:name>/adhoc/", views_plans.plan_queue_adhoc, name="plan-adhoc"),
+    path("adjudication/", views_plans.adjudication_list, name="adjudication"),
+    path(
+        "adjudication/<int:item_id>/",
+        views_plans.adjudication_decide,
+        name="adjudicate",
+    ),
+]
