@@ -1,0 +1,141 @@
+"""Smoke version of benchmarks/efficiency.py: the study's core claims at reduced scale.
+
+A seeded seed-scenario population (8,000 answers/day, strata tier × uncertainty band) is
+simulated once; the repetitions redraw the review sample (sampling.draw) only. The claims:
+Longtail's stratified plan estimates the cheap tier's high-uncertainty band far more
+precisely than uniform review split by tier, and its risk-adjusted CUSUM on the cheap tier
+alarms after the drift onset on seed but stays quiet on the same days of `stable`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from sampling.allocation import allocate
+from sampling.detect import calibrate_h, cusum
+from sampling.draw import draw
+from sampling.estimate import stratified_estimate
+from sampling.ood import uncertainty
+from sampling.simulate import load_scenario, reference_set, simulate_day
+from sampling.strata import uncertainty_bands, uncertainty_cuts_from_reference
+
+PER_DAY = 8_000
+BUDGET = 200
+ONSET = 14
+DAYS = 30
+RUNS = 5
+# Labels: 0 capable/low, 1 capable/high, 2 cheap/low, 3 cheap/high.
+CHEAP = np.array([False, False, True, True])
+CHEAP_HIGH = np.array([False, False, False, True])
+WEIGHTS = np.where(CHEAP_HIGH, 8.0, 1.0)
+
+
+def _population(name: str, days: range) -> list[tuple[np.ndarray, np.ndarray]]:
+    sc = dataclasses.replace(load_scenario(name), embedding_dim=8)
+    ref = reference_set(sc, 5_000, seed=3)
+    bands = uncertainty_cuts_from_reference(uncertainty(ref.router_confidence))
+    out = []
+    for d in days:
+        b = simulate_day(sc, d, np.random.default_rng([11, d]), PER_DAY)
+        high = uncertainty_bands(uncertainty(b.router_confidence), bands) == "high"
+        out.append(((b.tier == "cheap") * 2 + high, b.correct))
+    return out
+
+
+@pytest.fixture(scope="module")
+def populations() -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    seed = _population("seed", range(DAYS))
+    # Days before the onset are the same in both scenarios (same per-day generators).
+    stable = seed[:ONSET] + _population("stable", range(ONSET, DAYS))
+    return {"seed": seed, "stable": stable}
+
+
+def _run(pop: list[tuple[np.ndarray, np.ndarray]], plan: str, seed: int) -> dict[str, list]:
+    """Draw each day's reviews (perfect reviewer); Neyman from the last 14 days for 'c'."""
+    rng = np.random.default_rng(seed)
+    n_hist, w_hist = np.zeros((len(pop), 4)), np.zeros((len(pop), 4))
+    days: dict[str, list] = {"code": [], "y": [], "N": []}
+    for d, (code, correct) in enumerate(pop):
+        N = np.bincount(code, minlength=4)
+        if plan == "c":
+            lo = max(0, d - 14)
+            s, f = n_hist[lo:d].sum(0) - w_hist[lo:d].sum(0), w_hist[lo:d].sum(0)
+            n = allocate(
+                N, BUDGET, method="neyman", successes=s, failures=f, weights=WEIGHTS, floor=5
+            ).n
+            sample = draw(code, n, seed=rng).indices
+        else:
+            sample = rng.choice(code.size, BUDGET, replace=False)
+        c, y = code[sample], correct[sample].astype(float)
+        n_hist[d] = np.bincount(c, minlength=4)
+        w_hist[d] = np.bincount(c, weights=1 - y, minlength=4)
+        days["code"].append(c)
+        days["y"].append(y)
+        days["N"].append(N)
+    return days
+
+
+def _half_width_cheap_high(days: dict[str, list], plan: str, window: range) -> float:
+    codes = [days["code"][d] for d in window]
+    ys = [days["y"][d] for d in window]
+    if plan == "c":  # each day's strata
+        N = np.concatenate([days["N"][d] for d in window])
+        code = np.concatenate([c + 4 * j for j, c in enumerate(codes)])
+        dom = np.tile(CHEAP_HIGH, len(window))
+    else:  # uniform: the cheap × high post-stratum pooled over the window
+        N = np.array([sum(days["N"][d][3] for d in window)])
+        keep = [c == 3 for c in codes]
+        code = np.zeros(sum(int(k.sum()) for k in keep), dtype=np.int64)
+        ys = [y[k] for y, k in zip(ys, keep, strict=True)]
+        dom = np.array([True])
+    est = stratified_estimate(N, code, np.concatenate(ys), domain=dom)
+    return (est.ci_high - est.ci_low) / 2
+
+
+def test_stratified_plan_halves_the_half_width_on_the_failing_band(populations) -> None:
+    window = range(21, 28)
+    hw = {"b": [], "c": []}
+    for r in range(RUNS):
+        for plan in hw:
+            days = _run(populations["seed"], plan, r)
+            hw[plan].append(_half_width_cheap_high(days, plan, window))
+    assert np.mean(hw["c"]) < 0.5 * np.mean(hw["b"]), hw
+
+
+def _first_alarm_day(days: dict[str, list], h: float) -> int | None:
+    base = np.concatenate(days["code"][:ONSET])
+    y_base = np.concatenate(days["y"][:ONSET])
+    wrong = np.bincount(base, weights=1 - y_base, minlength=4)
+    p0 = (wrong + 1) / (np.bincount(base, minlength=4) + 2)  # Beta(1,1) posterior mean
+    code = np.concatenate(days["code"][ONSET:])
+    y = np.concatenate(days["y"][ONSET:])
+    day = np.concatenate([np.full(c.size, d + ONSET) for d, c in enumerate(days["code"][ONSET:])])
+    keep = CHEAP[code]
+    res = cusum(1 - y[keep], p0[code[keep]], odds_ratio=3.0, h=h)
+    return None if res.first_alarm is None else int(day[keep][res.first_alarm])
+
+
+def test_cusum_alarms_after_onset_on_seed_not_on_stable(populations) -> None:
+    # h for an in-control ARL of 5,000 cheap-tier reviews (about a month of plan (c)).
+    pilot = _run(populations["stable"][:ONSET], "c", 99)
+    code = np.concatenate(pilot["code"])
+    y = np.concatenate(pilot["y"])
+    p_label = (np.bincount(code, weights=1 - y, minlength=4) + 1) / (
+        np.bincount(code, minlength=4) + 2
+    )
+    pool = p_label[code[CHEAP[code]]]
+    h = calibrate_h(pool, 5_000.0, odds_ratio=3.0, n_runs=200, horizon=12_000, seed=0).h
+    seed_alarms = [
+        _first_alarm_day(_run(populations["seed"], "c", 100 + r), h) for r in range(RUNS)
+    ]
+    stable_alarms = [
+        _first_alarm_day(_run(populations["stable"], "c", 200 + r), h) for r in range(RUNS)
+    ]
+    detected = [a for a in seed_alarms if a is not None]
+    assert len(detected) >= RUNS - 1, seed_alarms
+    assert all(a >= ONSET for a in detected)
+    assert np.median(np.array(detected) - ONSET) <= 10, seed_alarms
+    assert sum(a is not None for a in stable_alarms) <= 1, stable_alarms
