@@ -496,9 +496,22 @@ def item_claim(*, queue: Queue, reviewer: Any, now: dt.datetime | None = None) -
         )
         if connection.features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        item = candidates.first()
-        if item is None:
-            return None
+        passed: list[int] = []
+        while True:
+            item = candidates.exclude(pk__in=passed).first()
+            if item is None:
+                return None
+            # The candidate query's open-claim count comes from its snapshot, taken before the
+            # row lock: a claim committed by another reviewer in between (who then released the
+            # lock) is invisible to it, and the item would be handed out twice. Holding the
+            # lock now, a fresh statement sees every claim on the item; recount.
+            review_count = QueueItem.objects.values_list("review_count", flat=True).get(
+                pk=item.pk
+            )
+            taken = Claim.objects.filter(item=item).filter(_open_claims(now)).count()
+            if review_count + taken < item.required_reviews:
+                break
+            passed.append(item.pk)
         Claim.objects.create(
             item=item,
             reviewer=reviewer,
