@@ -403,10 +403,58 @@ def queue_build(
                     )
                 )
             QueueItem.objects.bulk_create(items, batch_size=1000)
+            if version.gold_share > 0:
+                QueueItem.objects.bulk_create(_gold_copies(queue, version, items, rng))
     except IntegrityError:
         # Another worker built the same (plan, day) first: that one stands.
         return Queue.objects.get(plan=plan, day=day, kind=Queue.Kind.PROBABILITY), False
     return queue, True
+
+
+def _gold_copies(
+    queue: Queue, version: PlanVersion, items: list[QueueItem], rng: np.random.Generator
+) -> list[QueueItem]:
+    """Copies of the plan's gold items (adjudicated, marked gold) to mix into the queue.
+
+    Every assigned reviewer gets every copy (required_reviews = number of reviewers), so a
+    copy measures each reviewer against the adjudicated truth. Their number G makes gold about
+    `gold_share` of each reviewer's stream: with W reviews of real items split over R
+    reviewers, G / (W/R + G) = share. Copies sit at random positions among the real items and
+    look like them (same fields, sides randomised); they have no stratum and no inclusion
+    probability, so no estimate counts them.
+    """
+    share = version.gold_share
+    reviewers = max(1, version.plan.reviewers.count())
+    work = sum(item.required_reviews for item in items)
+    wanted = round(share * work / (reviewers * (1 - share)))
+    taken = {item.response_id for item in items}
+    gold = Adjudication.objects.filter(
+        is_gold=True, item__queue__plan=version.plan, item__is_gold=False
+    ).values_list("item__response_id", flat=True)
+    pool = sorted(set(gold) - taken)
+    if wanted <= 0 or not pool:
+        return []
+    with_shadow = set(
+        Response.objects.filter(pk__in=pool, shadow_response__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
+    chosen = rng.choice(len(pool), size=min(wanted, len(pool)), replace=False)
+    positions = rng.integers(0, max(1, len(items)), size=len(chosen))
+    sides = rng.choice(np.array(["A", "B"]), size=len(chosen))
+    return [
+        QueueItem(
+            queue=queue,
+            response_id=pool[index],
+            stratum=None,
+            inclusion_probability=None,
+            required_reviews=min(reviewers, 32_767),
+            is_gold=True,
+            served_side=str(side) if pool[index] in with_shadow else "",
+            position=int(position),
+        )
+        for index, position, side in zip(chosen.tolist(), positions, sides, strict=True)
+    ]
 
 
 def _stratum_fields(strata: Strata, h: int) -> dict[str, str]:
