@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views_plans
+from . import views, views_plans
 
 app_name = "review"
 
 urlpatterns = [
+    # Reviewer: queues, the review page and its actions, history (views.py).
+    path("", views.queue_list, name="queues"),
+    path("queues/<int:queue_id>/", views.queue_review, name="queue"),
+    path("queues/<int:queue_id>/skip/", views.queue_skip, name="skip"),
+    path("queues/<int:queue_id>/undo/", views.queue_undo, name="undo"),
+    path("history/", views.history, name="history"),
+    path("history/<int:review_id>/", views.review_change, name="review-edit"),
     # QA lead: plans, queues, adjudication (views_plans.py).
     path("plans/", views_plans.plan_list, name="plans"),
     path("plans/new/", views_plans.plan_create, name="plan-new"),
