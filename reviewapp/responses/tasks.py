@@ -72,3 +72,11 @@ def pull_source(self: Any, source_id: int) -> dict[str, Any]:
         "rejected": run.rejected_count,
         "error": run.error,
     }
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, autoretry_for=(OperationalError,))
+def score_source(self: Any, source_id: int) -> int:
+    """Score the source's responses that have no uncertainty / OOD scores yet (idempotent)."""
+    from .scoring import responses_score
+
+    return responses_score(source_id=source_id)
