@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from reviewapp.api import review_api
 from reviewapp.responses import views as response_views
 
 urlpatterns = [
@@ -12,5 +13,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("reviewapp.api.urls")),
     path("review/", include("reviewapp.review.urls")),
+    path("healthz", review_api.healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

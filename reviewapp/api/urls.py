@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from . import api, review_api
 
 urlpatterns = [
     path("responses/", api.ResponsePushView.as_view(), name="api-responses-push"),
@@ -11,4 +11,15 @@ urlpatterns = [
         api.IngestRunRejectsView.as_view(),
         name="api-ingest-run-rejects",
     ),
+    # The review workflow (review_api.py).
+    path("plans/", review_api.PlanListView.as_view(), name="api-plans"),
+    path("plans/<slug:name>/", review_api.PlanDetailView.as_view(), name="api-plan"),
+    path("queues/", review_api.QueueListView.as_view(), name="api-queues"),
+    path("queues/<int:pk>/", review_api.QueueDetailView.as_view(), name="api-queue"),
+    path("queues/<int:pk>/claim/", review_api.QueueClaimView.as_view(), name="api-queue-claim"),
+    path("queues/<int:pk>/skip/", review_api.QueueSkipView.as_view(), name="api-queue-skip"),
+    path("reviews/", review_api.ReviewCreateView.as_view(), name="api-reviews"),
+    path("reviews/mine/", review_api.ReviewMineView.as_view(), name="api-reviews-mine"),
+    path("reviews/<int:pk>/", review_api.ReviewDetailView.as_view(), name="api-review"),
+    path("reviews/<int:pk>/undo/", review_api.ReviewUndoView.as_view(), name="api-review-undo"),
 ]
