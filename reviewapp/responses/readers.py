@@ -60,9 +60,9 @@ def open_input(path: str) -> tuple[IO[bytes], int | None]:
 
 def _read_lines(
     stream: IO[bytes], max_bytes: int, on_bytes: Callable[[int], None] | None
-) -> Iterator[tuple[int, bytes | None, int]]:
-    """Yield (line number, line or None when over max_bytes, its length). A line over the limit
-    is skipped in chunks, never held whole in memory."""
+) -> Iterator[tuple[int, bytes, int, bool]]:
+    """Yield (line number, line, its length, whether it is over max_bytes). A line over the
+    limit is skipped in chunks, never held whole in memory: only its head is yielded."""
     line_number = 0
     try:
         while True:
@@ -78,11 +78,11 @@ def _read_lines(
                         break
                 if on_bytes:
                     on_bytes(length)
-                yield line_number, None, length
+                yield line_number, line[:RAW_KEEP_CHARS], length, True
                 continue
             if on_bytes:
                 on_bytes(length)
-            yield line_number, line, length
+            yield line_number, line, length, False
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
         raise FileError(
             f"the compressed file is truncated or corrupt after line {line_number} ({exc}); "
@@ -95,13 +95,14 @@ def read_jsonl(
 ) -> Iterator[RawRecord]:
     decoder = msgspec.json.Decoder()
     seen_any = False
-    for line_number, line, length in _read_lines(stream, max_bytes, on_bytes):
+    for line_number, line, length, too_long in _read_lines(stream, max_bytes, on_bytes):
         seen_any = True
-        if line is None:
+        if too_long:
+            # The quarantine keeps the line's head, so a person can recognise it.
             yield RawRecord(
                 line_number,
                 None,
-                "",
+                _raw_text(line),
                 RecordError("", f"the line is {length:,} bytes; the limit is {max_bytes:,}"),
             )
             continue

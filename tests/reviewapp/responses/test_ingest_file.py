@@ -106,6 +106,18 @@ def test_a_missing_file_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.django_db
+def test_the_source_is_named_after_the_file_by_default(tmp_path):
+    path = tmp_path / "prod export 2026-01-05.jsonl.gz"
+    path.write_bytes(gzip.compress(json.dumps(response_record(1)).encode() + b"\n"))
+    out = StringIO()
+
+    call_command("ingest", str(path), stdout=out)
+
+    assert "into source 'prod-export-2026-01-05'" in out.getvalue()
+    assert Response.objects.get().source.name == "prod-export-2026-01-05"
+
+
+@pytest.mark.django_db
 def test_gz_input_is_decompressed(tmp_path):
     lines = "".join(json.dumps(response_record(i)) + "\n" for i in range(300))
     path = tmp_path / "day.jsonl.gz"
@@ -158,6 +170,8 @@ def test_a_50_mb_line_is_rejected_with_its_length_and_skipped_in_chunks(tmp_path
     assert _stored_ids() == {"r-000001", "r-000003"}
     reject = _rejects()[2]
     assert reject.reason == f"the line is {len(huge_line) + 1:,} bytes; the limit is {limit:,}"
+    # Its head is kept, to recognise it by, not the 50 MB.
+    assert reject.raw.startswith('{"id": "r-000002"') and len(reject.raw) == 10_000
     # Reading the line whole would take 50 MB at least; the reader holds at most the limit
     # and a 1 MB chunk at a time.
     assert peak < 12 * 1024 * 1024, f"peak Python memory {peak / 2**20:.1f} MB"
