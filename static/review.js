@@ -47,6 +47,7 @@
   document.addEventListener("htmx:beforeRequest", function () { busy = true; });
   document.addEventListener("htmx:afterRequest", function () { busy = false; });
   document.addEventListener("htmx:afterSwap", function () {
+    busy = false;
     started = performance.now();
     tick();
   });

@@ -31,8 +31,9 @@ SECRET_STRATUM = "tier-cheap-xyz|band-high-qq|ood-edge-qq"
 
 @pytest.fixture
 def make_queue(db, reviewer) -> Callable[..., Any]:
-    """make_queue(n=5, blind=True, answers=None, shadow=False, overlap=False, reviewers=None,
-    failure_tags=None, name="plan-x") -> Queue, its items in position order."""
+    """make_queue(n=5, blind=True, answers=None, queries=None, shadow=False, overlap=False,
+    reviewers=None, failure_tags=None, name="plan-x", metadata=None) -> a probability Queue of n
+    items (one stratum, with distinctive tier/model/stratum strings) for the given reviewers."""
     from reviewapp.responses.models import Response, Source
     from reviewapp.review.models import Queue, QueueItem, StratumCount
     from reviewapp.review.services import plan_save
@@ -45,6 +46,7 @@ def make_queue(db, reviewer) -> Callable[..., Any]:
         *,
         blind: bool = True,
         answers: list[str] | None = None,
+        queries: list[str] | None = None,
         shadow: bool = False,
         overlap: bool = False,
         reviewers: list[Any] | None = None,
@@ -82,7 +84,7 @@ def make_queue(db, reviewer) -> Callable[..., Any]:
                 source=source,
                 external_id=f"r{i}",
                 timestamp=start + dt.timedelta(minutes=i),
-                query=f"Question number {i}?",
+                query=queries[i % len(queries)] if queries else f"Question number {i}?",
                 response=answer,
                 tier=SECRET_TIER,
                 model=SECRET_MODEL,
