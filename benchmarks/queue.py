@@ -17,18 +17,31 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-import numpy as np
+if __name__ == "queue":  # pragma: no cover - only when shadowing the standard library
+    # Any script run as `python benchmarks/X.py` has benchmarks/ first on sys.path, so an
+    # `import queue` there (multiprocessing, celery, kombu) finds this file. Hand over to the
+    # standard library's queue module; nothing below is needed in that case.
+    import importlib.util
+    import sysconfig
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
+    _spec = importlib.util.spec_from_file_location(
+        "queue", Path(sysconfig.get_path("stdlib")) / "queue.py"
+    )
+    assert _spec is not None and _spec.loader is not None
+    _stdlib_queue = importlib.util.module_from_spec(_spec)
+    sys.modules["queue"] = _stdlib_queue
+    _spec.loader.exec_module(_stdlib_queue)
+    globals().update({k: v for k, v in vars(_stdlib_queue).items() if not k.startswith("__")})
 
-from sampling.allocation import allocate  # noqa: E402
-from sampling.draw import draw  # noqa: E402
-from sampling.strata import assign_strata, ood_bands, uncertainty_bands  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def synthetic_day(n: int, seed: int) -> dict[str, np.ndarray]:
+def synthetic_day(n: int, seed: int) -> dict[str, Any]:
     """Scored responses shaped like the seed scenario: 65 % cheap, Beta confidences."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     cheap = rng.random(n) < 0.65
     confidence = np.where(cheap, rng.beta(12, 2, n), rng.beta(10, 3, n))
@@ -49,6 +62,13 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=200, help="reviews to draw")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT))  # run from anywhere
+    import numpy as np
+
+    from sampling.allocation import allocate
+    from sampling.draw import draw
+    from sampling.strata import assign_strata, ood_bands, uncertainty_bands
 
     day = synthetic_day(args.n, args.seed)
     times: dict[str, float] = {}
