@@ -90,8 +90,7 @@ def queue_overview(*, user: Any, limit: int = 60) -> list[tuple[Queue, QueueProg
         .order_by()
     )
     return [
-        (q, QueueProgress(done=q.done, quota=q.quota, mine_today=mine.get(q.pk, 0)))
-        for q in queues
+        (q, QueueProgress(done=q.done, quota=q.quota, mine_today=mine.get(q.pk, 0))) for q in queues
     ]
 
 
@@ -132,16 +131,13 @@ def review_audit_trail(*, review_ids: list[int]) -> dict[int, list[ReviewAudit]]
     return trail
 
 
-
 # --- QA lead: plans, queues, the preview, ad-hoc filters, adjudication (views_plans.py) ------
 
 
 def plan_rows() -> list[dict[str, Any]]:
     """Every plan with its current version, last probability queue and that queue's progress."""
     plans = list(
-        Plan.objects.select_related("current_version").prefetch_related(
-            "current_version__sources"
-        )
+        Plan.objects.select_related("current_version").prefetch_related("current_version__sources")
     )
     last_by_plan: dict[int, Queue] = {}
     for queue in queue_rows(
@@ -167,8 +163,8 @@ def queue_rows(*, queues: QuerySet[Queue]) -> list[Queue]:
         )
     )
     disputed: dict[int, int] = {}
-    for queue_id in disputed_items().filter(queue__in=[q.pk for q in rows]).values_list(
-        "queue_id", flat=True
+    for queue_id in (
+        disputed_items().filter(queue__in=[q.pk for q in rows]).values_list("queue_id", flat=True)
     ):
         disputed[queue_id] = disputed.get(queue_id, 0) + 1
     for queue in rows:
@@ -180,9 +176,7 @@ def disputed_items() -> QuerySet[QueueItem]:
     """Overlap items whose reviewers gave different verdicts and that no QA lead has
     adjudicated yet (gold copies never: their truth is already known)."""
     return (
-        QueueItem.objects.filter(
-            is_gold=False, required_reviews__gte=2, adjudication__isnull=True
-        )
+        QueueItem.objects.filter(is_gold=False, required_reviews__gte=2, adjudication__isnull=True)
         .annotate(verdicts=Count("reviews__verdict", distinct=True))
         .filter(verdicts__gt=1)
         .select_related("queue__plan", "response")
@@ -249,6 +243,7 @@ def plan_preview(
     successes = np.array([history.get(k, (0.0, 0.0))[0] for k in keys])
     failures = np.array([history.get(k, (0.0, 0.0))[1] for k in keys])
     s2 = beta_posterior_variance(successes, failures)
+    smin = clean["stratum_min"]
     preview = PlanPreview(
         day=day,
         population=int(N.sum()),
@@ -256,7 +251,7 @@ def plan_preview(
         allocated=int(n.sum()),
         method=clean["allocation"],
         # plan_design lowers the floor to 2 when the budget cannot give every stratum its minimum.
-        floor_lowered=bool(np.any((N >= clean["stratum_min"]) & (n < clean["stratum_min"]))),
+        floor_lowered=bool(np.any((smin <= N) & (n < smin))),
         uncertainty_cuts=design.bands["uncertainty"].cuts,
         uncertainty_from_reference=not clean["uncertainty_cuts"],
         ood_cuts=design.bands["ood"].cuts,
