@@ -96,6 +96,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     )
     for kind, struct in RECORD_TYPES.items()
 }
+_RESPONSE_FIELDS = frozenset(ResponseRecord.__struct_fields__)
 # Fields whose CSV cell holds JSON text (nested values).
 JSON_FIELDS = frozenset({"embedding", "shadow", "metadata"})
 NUMBER_FIELDS = frozenset(
@@ -168,20 +169,20 @@ def validate(kind: str, data: dict[str, Any], *, strict: bool = True) -> msgspec
     """Validate one record of `kind`. `strict=False` accepts numbers and booleans written as
     text, for CSV cells."""
     struct_type = RECORD_TYPES[kind]
-    if kind == "responses":
-        extra = {key: data[key] for key in data if key not in ResponseRecord.__struct_fields__}
-        if extra:
-            data = {key: value for key, value in data.items() if key not in extra}
-            metadata = data.get("metadata")
-            if metadata is not None and not isinstance(metadata, dict):
-                raise RecordError("metadata", "must be an object")
-            data["metadata"] = {**extra, **(metadata or {})}
+    # This runs once per ingested record: the common case (only known keys, no nulls) is
+    # tested with set and membership operations done in C, and the copies below are only made
+    # when they change something.
+    if kind == "responses" and not _RESPONSE_FIELDS.issuperset(data):
+        extra = {key: data[key] for key in data if key not in _RESPONSE_FIELDS}
+        data = {key: value for key, value in data.items() if key not in extra}
+        metadata = data.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise RecordError("metadata", "must be an object")
+        data["metadata"] = {**extra, **(metadata or {})}
     # null in an optional field means "not given"; in a required one it is an error (below).
-    data = {
-        key: value
-        for key, value in data.items()
-        if value is not None or key in REQUIRED_FIELDS[kind]
-    }
+    if None in data.values():
+        required = REQUIRED_FIELDS[kind]
+        data = {key: value for key, value in data.items() if value is not None or key in required}
     try:
         record = msgspec.convert(data, struct_type, strict=strict)
     except msgspec.ValidationError as exc:
@@ -196,7 +197,14 @@ def validate(kind: str, data: dict[str, Any], *, strict: bool = True) -> msgspec
         if value is not None and not math.isfinite(value):
             raise RecordError(name, "must be a finite number")
     embedding = getattr(record, "embedding", None)
-    if embedding is not None and not all(math.isfinite(x) for x in embedding):
+    # A NaN or infinity anywhere makes the sum non-finite, so a finite sum (one C loop) proves
+    # every number finite; only a non-finite sum (which can also be a finite overflow) is
+    # checked number by number.
+    if (
+        embedding is not None
+        and not math.isfinite(sum(embedding))
+        and not all(math.isfinite(x) for x in embedding)
+    ):
         raise RecordError("embedding", "must contain only finite numbers")
     return record
 

@@ -11,8 +11,10 @@ ends with exactly the file's records.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -74,6 +76,34 @@ RESPONSE_COLUMNS = (
     "content_hash",
 )
 _UPDATABLE_RESPONSE_COLUMNS = RESPONSE_COLUMNS[2:]
+# PostgreSQL types of those columns, for COPY in binary format: psycopg then packs each row in
+# C, about half the client CPU of text COPY. `metadata` travels as bytea-typed bytes that are
+# already jsonb's binary form (a version byte, 1, then the JSON text); see _write_postgres.
+_RESPONSE_COPY_TYPES = (
+    "int8",  # source_id
+    "text",  # external_id
+    "timestamptz",
+    "text",  # query
+    "text",  # response
+    "text",  # tier
+    "text",  # model
+    "text",  # router_label
+    "float8",
+    "float8",
+    "bool",
+    "float8",
+    "bytea",  # embedding
+    "text",  # conversation_id
+    "text",  # user_id
+    "text",  # segment
+    "float8",
+    "float8",
+    "text",  # shadow_model
+    "text",  # shadow_response
+    "bytea",  # metadata, as jsonb's binary form
+    "text",  # content_hash
+)
+_METADATA_INDEX = RESPONSE_COLUMNS.index("metadata")
 _JSON_ENCODER = msgspec.json.Encoder()
 
 
@@ -81,14 +111,53 @@ def _digest(value: Any) -> str:
     return hashlib.blake2b(msgspec.msgpack.encode(value), digest_size=16).hexdigest()
 
 
+_FLOAT32_PACKERS: dict[int, struct.Struct] = {}
+
+
 def embedding_bytes(values: list[float]) -> bytes:
     """Embeddings are stored as little-endian float32: 4 bytes a dimension."""
-    return np.asarray(values, dtype="<f4").tobytes()
+    # struct packs a list of floats about three times faster than numpy converts it; numpy
+    # stays for what struct refuses (a finite float64 beyond float32's range, stored as inf).
+    packer = _FLOAT32_PACKERS.get(len(values))
+    if packer is None:
+        packer = _FLOAT32_PACKERS.setdefault(len(values), struct.Struct(f"<{len(values)}f"))
+    try:
+        return packer.pack(*values)
+    except (OverflowError, struct.error):
+        return np.asarray(values, dtype="<f4").tobytes()
 
 
 def _check_storable(record: msgspec.Struct) -> None:
     """PostgreSQL text cannot hold NUL, and UTF-8 cannot hold lone surrogates ("\\ud800" in
     JSON): reject such a record with a reason instead of failing the whole batch."""
+    # Per record, the texts are checked at once, joined by a newline (which cannot make or
+    # hide a NUL, a "\\u0000" or a lone surrogate); only a record that fails (or that the fast
+    # path cannot handle) goes through the field-by-field loop that names the field.
+    with contextlib.suppress(Exception):
+        if _storable_at_once(record):
+            return
+    _check_storable_fields(record)
+
+
+def _storable_at_once(record: msgspec.Struct) -> bool:
+    texts = []
+    for value in msgspec.structs.astuple(record):
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, dict):
+            texts.append(_JSON_ENCODER.encode(value).decode())
+        elif isinstance(value, msgspec.Struct):  # the shadow answer
+            texts.append(value.response)  # type: ignore[attr-defined]
+            texts.append(value.model or "")  # type: ignore[attr-defined]
+    text = "\n".join(texts)
+    if "\x00" in text or "\\u0000" in text:
+        return False
+    if not text.isascii():
+        text.encode("utf-8")  # raises on a lone surrogate
+    return True
+
+
+def _check_storable_fields(record: msgspec.Struct) -> None:
     for name in record.__struct_fields__:
         value = getattr(record, name)
         if isinstance(value, str):
@@ -200,9 +269,15 @@ class _ResponseWriter(_Writer):
                     "WITH NO DATA"
                 )
                 self._staged = True
-            with cursor.copy(f"COPY longtail_response_stage ({columns}) FROM STDIN") as copy:
+            copy_sql = f"COPY longtail_response_stage ({columns}) FROM STDIN (FORMAT BINARY)"
+            metadata = _METADATA_INDEX
+            with cursor.copy(copy_sql) as copy:
+                copy.set_types(_RESPONSE_COPY_TYPES)
+                write_row = copy.write_row
                 for row in rows:
-                    copy.write_row(row)
+                    write_row(
+                        (*row[:metadata], b"\x01" + row[metadata].encode(), *row[metadata + 1 :])
+                    )
             assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATABLE_RESPONSE_COLUMNS)
             cursor.execute(
                 f"""

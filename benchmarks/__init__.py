@@ -1,0 +1,1 @@
+"""Benchmarks: runnable scripts, not tests (see benchmarks/README.md)."""
