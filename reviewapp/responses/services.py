@@ -541,6 +541,11 @@ def ingest_records(
         duration_seconds=time.perf_counter() - started,
     )
     run.refresh_from_db()
+    if kind == "responses" and run.created_count + run.updated_count:
+        # Stratification needs uncertainty and OOD scores: score the new rows once committed.
+        from .tasks import score_source
+
+        transaction.on_commit(lambda: score_source.delay(source.pk))
     logger.info(
         "ingest run %s into %s: %s new, %s updated, %s unchanged, %s rejected",
         run.pk,
