@@ -206,6 +206,8 @@ class PlanForm(forms.Form):
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
+        if self.plan is None and name in ("new", "preview"):
+            raise forms.ValidationError("“new” and “preview” are page names; choose another.")
         if self.plan is None and Plan.objects.filter(name=name).exists():
             raise forms.ValidationError("A plan with this name exists; edit it instead.")
         return name

@@ -85,6 +85,8 @@ def test_it_lists_plans_with_version_and_last_queue(client, qa_lead, plan):
         ({"dimensions": []}, "dimensions", "choose from"),
         ({"sources": []}, "sources", "required"),
         ({"stratum_max": "3"}, "stratum_max", "stratum_min"),
+        ({"name": "preview"}, "name", "page names"),
+        ({"name": "not a slug"}, "name", "letters"),
     ],
 )
 def test_it_puts_each_error_under_its_field(client, qa_lead, traffic, overrides, field, message):
