@@ -252,12 +252,14 @@ class _ResponseWriter(_Writer):
             )
             self.source.embedding_dim = self.embedding_dim
         # A batch may carry one id twice: the later line wins, as it would across batches.
-        rows = list({row[1]: row for row in map(self._row, records)}.values())  # type: ignore[arg-type]
+        latest = {record.id: record for record in records}.values()  # type: ignore[attr-defined]
+        # Rows are made as COPY sends them, so PostgreSQL stages one part while the next is built.
+        rows = map(self._row, latest)  # type: ignore[arg-type]
         if connection.vendor == "postgresql":
             return self._write_postgres(rows)
-        return self._write_batched(rows)
+        return self._write_batched(list(rows))
 
-    def _write_postgres(self, rows: list[tuple[Any, ...]]) -> tuple[int, int]:
+    def _write_postgres(self, rows: Iterable[tuple[Any, ...]]) -> tuple[int, int]:
         """COPY into a temporary staging table, then one INSERT ... ON CONFLICT upsert."""
         columns = ", ".join(RESPONSE_COLUMNS)
         raw = connection.connection
