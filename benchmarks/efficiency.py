@@ -652,7 +652,7 @@ def chart(
     fig, ax = plt.subplots(2, 2, figsize=(13, 9))
     a = ax[0, 0]
     data = [np.minimum(np.asarray(delays[(s, "quarter")]), horizon + 2) for s in STRATEGIES]
-    a.boxplot(data, tick_labels=[STRATEGY_NAMES[s] for s in STRATEGIES], vert=False)
+    a.boxplot(data, tick_labels=[STRATEGY_NAMES[s] for s in STRATEGIES], orientation="horizontal")
     a.axvline(7, color="tab:red", ls="--", label="target: median ≤ 7 days")
     a.set_xlabel(f"days from drift onset to first cheap-tier alarm (>{horizon} = never)")
     a.set_title("Detection delay on seed (h: ≤1 false alarm/quarter)")
