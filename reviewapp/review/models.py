@@ -136,6 +136,12 @@ class StratumCount(models.Model):
     segment = models.CharField(max_length=128, blank=True, default="")
     population = models.PositiveIntegerField()
     quota = models.PositiveIntegerField()
+    # Over the stratum's whole population (not just the sample): the automatic judge's scores,
+    # for prediction-powered estimates, and the cost of answering, for cost per answer.
+    auto_score_sum = models.FloatField(default=0.0)
+    auto_score_count = models.PositiveIntegerField(default=0)
+    cost_sum = models.FloatField(default=0.0)
+    cost_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

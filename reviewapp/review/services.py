@@ -174,6 +174,9 @@ class DayDesign:
     strata: Strata
     allocation: Allocation
     bands: dict[str, Bands]
+    # Per stratum: sums and counts of auto_score and cost_usd over the whole population, kept
+    # with the queue so that reports (PPI, cost per answer) never rescan responses.
+    totals: dict[str, np.ndarray] | None = None
 
 
 def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -258,7 +261,9 @@ def plan_design(
     rows = list(
         Response.objects.filter(source__in=sources, timestamp__gte=start, timestamp__lt=end)
         .order_by("pk")
-        .values_list("pk", "tier", "uncertainty", "ood_percentile", "segment")
+        .values_list(
+            "pk", "tier", "uncertainty", "ood_percentile", "segment", "auto_score", "cost_usd"
+        )
     )
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     bands = {"uncertainty": _uncertainty_bands(version, sources), "ood": _ood_bands(version)}
@@ -280,6 +285,7 @@ def plan_design(
         return DayDesign(ids, strata, Allocation(empty, empty, budget or 0, "none"), bands)
     strata = assign_strata(dims)
     keys = strata.keys()
+    totals = _stratum_totals(strata, rows)
     history = stratum_history(plan=version.plan, before=day) if version.plan.pk else {}
     successes = np.array([history.get(k, (0.0, 0.0))[0] for k in keys])
     failures = np.array([history.get(k, (0.0, 0.0))[1] for k in keys])
@@ -315,7 +321,19 @@ def plan_design(
             floor=2,
             maximum=version.stratum_max,
         )
-    return DayDesign(ids, strata, allocation, bands)
+    return DayDesign(ids, strata, allocation, bands, totals)
+
+
+def _stratum_totals(strata: Strata, rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
+    totals: dict[str, np.ndarray] = {}
+    for name, column in (("auto_score", 5), ("cost", 6)):
+        values = np.array([np.nan if r[column] is None else r[column] for r in rows], dtype=float)
+        known = ~np.isnan(values)
+        totals[f"{name}_sum"] = np.bincount(
+            strata.codes[known], weights=values[known], minlength=strata.n_strata
+        )
+        totals[f"{name}_count"] = np.bincount(strata.codes[known], minlength=strata.n_strata)
+    return totals
 
 
 def _matches(strata: Strata, pattern: str) -> np.ndarray:
@@ -372,6 +390,10 @@ def queue_build(
                         population=int(design.strata.sizes[h]),
                         quota=int(design.allocation.n[h]),
                         **_stratum_fields(design.strata, h),
+                        **{
+                            name: (float if name.endswith("sum") else int)(values[h])
+                            for name, values in (design.totals or {}).items()
+                        },
                     )
                     for h in range(design.strata.n_strata)
                 ]
