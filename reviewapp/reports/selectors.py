@@ -1,0 +1,282 @@
+"""Reads for reports: the stored design (per-queue stratum counts) and the reviews, turned into
+arrays for sampling.estimate. Reports never rescan responses: populations, auto-score and cost
+totals come from `StratumCount`, written when each queue was built.
+
+Only probability queues feed estimates; ad-hoc queues and gold items never do. An item's score
+is its adjudicated verdict where there is one, else the mean of its reviews (partial credit:
+correct 1, partially correct 0.5, incorrect 0).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reviewapp.review.models import (
+    Adjudication,
+    Plan,
+    Queue,
+    QueueItem,
+    Review,
+    StratumCount,
+)
+from sampling.estimate import Estimate, ppi_estimate, stratified_estimate
+
+# The dimensions a report can split by, as StratumCount fields.
+DIMENSION_FIELDS = {
+    "tier": "tier",
+    "uncertainty": "uncertainty_band",
+    "ood": "ood_band",
+    "segment": "segment",
+    "day": "day",
+}
+METHODS = ("wilson", "korn-graubard")
+
+
+@dataclass(frozen=True, eq=False)
+class ReportData:
+    """One plan's design and reviews over a window, as aligned arrays.
+
+    Per stratum h (a (queue day, stratum) pair): `labels[dimension][h]`, `population[h]`,
+    `quota[h]`, auto-score and cost totals. Per reviewed item i: `item_stratum[i]` (an index
+    into the strata), `item_score[i]`, `item_auto_score[i]` (NaN when absent).
+    """
+
+    plan: Plan
+    start: dt.date
+    end: dt.date
+    labels: dict[str, np.ndarray]
+    population: np.ndarray
+    quota: np.ndarray
+    auto_score_sum: np.ndarray
+    auto_score_count: np.ndarray
+    cost_sum: np.ndarray
+    cost_count: np.ndarray
+    item_ids: np.ndarray
+    item_stratum: np.ndarray
+    item_score: np.ndarray
+    item_auto_score: np.ndarray
+    days: int = field(default=1)
+
+    @property
+    def n_strata(self) -> int:
+        return len(self.population)
+
+    def mask(self, **where: str) -> np.ndarray:
+        """Strata of a domain, e.g. mask(tier="cheap", uncertainty="high")."""
+        out = np.ones(self.n_strata, dtype=bool)
+        for dimension, value in where.items():
+            out &= self.labels[dimension] == value
+        return out
+
+
+def report_data(*, plan: Plan, start: dt.date, end: dt.date) -> ReportData:
+    """Load a plan's strata and scored items for the days start..end (inclusive)."""
+    strata = list(
+        StratumCount.objects.filter(
+            queue__plan=plan,
+            queue__kind=Queue.Kind.PROBABILITY,
+            queue__day__gte=start,
+            queue__day__lte=end,
+        )
+        .order_by("queue__day", "pk")
+        .values_list(
+            "pk",
+            "tier",
+            "uncertainty_band",
+            "ood_band",
+            "segment",
+            "queue__day",
+            "population",
+            "quota",
+            "auto_score_sum",
+            "auto_score_count",
+            "cost_sum",
+            "cost_count",
+        )
+    )
+    index = {row[0]: h for h, row in enumerate(strata)}
+    labels = {
+        "tier": np.array([r[1] for r in strata], dtype=object),
+        "uncertainty": np.array([r[2] for r in strata], dtype=object),
+        "ood": np.array([r[3] for r in strata], dtype=object),
+        "segment": np.array([r[4] for r in strata], dtype=object),
+        "day": np.array([r[5].isoformat() for r in strata], dtype=object),
+    }
+
+    def column(i: int, dtype: type) -> np.ndarray:
+        return np.array([r[i] for r in strata], dtype=dtype)
+
+    items = list(
+        QueueItem.objects.filter(
+            stratum_id__in=index.keys(), is_gold=False, review_count__gte=1
+        ).values_list("pk", "stratum_id", "response__auto_score")
+    )
+    item_pks = [pk for pk, _, _ in items]
+    verdicts: dict[int, list[float]] = defaultdict(list)
+    for item_id, verdict in Review.objects.filter(item_id__in=item_pks).values_list(
+        "item_id", "verdict"
+    ):
+        verdicts[item_id].append(Review.SCORES[verdict])
+    adjudicated = dict(
+        Adjudication.objects.filter(item_id__in=item_pks).values_list("item_id", "verdict")
+    )
+    scores = np.array(
+        [
+            Review.SCORES[adjudicated[pk]] if pk in adjudicated else float(np.mean(verdicts[pk]))
+            for pk in item_pks
+        ],
+        dtype=float,
+    )
+    return ReportData(
+        plan=plan,
+        start=start,
+        end=end,
+        labels=labels,
+        population=column(6, np.int64),
+        quota=column(7, np.int64),
+        auto_score_sum=column(8, float),
+        auto_score_count=column(9, np.int64),
+        cost_sum=column(10, float),
+        cost_count=column(11, np.int64),
+        item_ids=np.array(item_pks, dtype=np.int64),
+        item_stratum=np.array([index[s] for _, s, _ in items], dtype=np.int64),
+        item_score=scores,
+        item_auto_score=np.array([np.nan if a is None else a for _, _, a in items], dtype=float),
+        days=(end - start).days + 1,
+    )
+
+
+def domain_estimate(
+    data: ReportData, domain: np.ndarray, *, method: str = "wilson"
+) -> Estimate | None:
+    """Stratified estimate of a domain's accuracy; None when it has no reviewed item."""
+    if not domain.any() or not domain[data.item_stratum].any():
+        return None
+    return stratified_estimate(
+        data.population, data.item_stratum, data.item_score, domain=domain, method=method
+    )
+
+
+def domain_ppi_estimate(data: ReportData, domain: np.ndarray) -> Estimate | None:
+    """Prediction-powered estimate where the automatic judge scored every response of the
+    domain's strata and every reviewed item; None otherwise."""
+    in_domain = domain[data.item_stratum]
+    if not in_domain.any():
+        return None
+    complete = data.auto_score_count[domain] == data.population[domain]
+    if not complete.all() or np.isnan(data.item_auto_score[in_domain]).any():
+        return None
+    auto_mean = np.divide(
+        data.auto_score_sum,
+        np.maximum(data.auto_score_count, 1),
+    )
+    items = in_domain
+    return ppi_estimate(
+        data.population,
+        auto_mean,
+        data.item_stratum[items],
+        data.item_score[items],
+        data.item_auto_score[items],
+        domain=domain,
+    )
+
+
+@dataclass(frozen=True)
+class DomainRow:
+    """One line of a report table: a domain (e.g. a tier) and its estimate."""
+
+    key: tuple[str, ...]
+    population: int
+    share: float
+    reviewed: int
+    accuracy: float | None
+    ci_low: float | None
+    ci_high: float | None
+    method: str
+    design_effect: float | None
+    uncovered_share: float | None
+    target: float | None
+    status: str
+    wrong_per_day: float | None
+    cost_per_answer: float | None
+    ppi_accuracy: float | None = None
+    ppi_ci_low: float | None = None
+    ppi_ci_high: float | None = None
+
+
+def _status(estimate: Estimate | None, target: float | None) -> str:
+    """'no reviews', 'below target' when the whole interval is under the target, else 'ok'.
+    (Alarms from drift and CUSUM are reported separately, by the alarms page.)"""
+    from sampling.detect import below_target
+
+    if estimate is None:
+        return "no reviews"
+    if target is not None and below_target((estimate.ci_low, estimate.ci_high), target):
+        return "below target"
+    return "ok"
+
+
+def domain_rows(
+    data: ReportData,
+    by: Sequence[str] = ("tier",),
+    *,
+    method: str = "wilson",
+    targets: dict[str, float] | None = None,
+) -> list[DomainRow]:
+    """One row per combination of `by` (dimensions) present in the data, sorted."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}")
+    unknown = [d for d in by if d not in DIMENSION_FIELDS]
+    if unknown:
+        raise ValueError(f"unknown dimension(s): {', '.join(unknown)}")
+    targets = targets or {}
+    total = int(data.population.sum())
+    keys = sorted({tuple(data.labels[d][h] for d in by) for h in range(data.n_strata)})
+    rows = []
+    for key in keys:
+        domain = data.mask(**dict(zip(by, key, strict=True)))
+        population = int(data.population[domain].sum())
+        estimate = domain_estimate(data, domain, method=method)
+        ppi = domain_ppi_estimate(data, domain)
+        target = targets.get(key[0]) if by and by[0] == "tier" else None
+        cost_count = int(data.cost_count[domain].sum())
+        rows.append(
+            DomainRow(
+                key=key,
+                population=population,
+                share=population / total if total else 0.0,
+                reviewed=int(domain[data.item_stratum].sum()),
+                accuracy=estimate.estimate if estimate else None,
+                ci_low=estimate.ci_low if estimate else None,
+                ci_high=estimate.ci_high if estimate else None,
+                method=estimate.method if estimate else method,
+                design_effect=estimate.design_effect if estimate else None,
+                uncovered_share=estimate.uncovered_share if estimate else None,
+                target=target,
+                status=_status(estimate, target),
+                wrong_per_day=(
+                    population * (1 - estimate.estimate) / data.days if estimate else None
+                ),
+                cost_per_answer=(
+                    float(data.cost_sum[domain].sum()) / cost_count if cost_count else None
+                ),
+                ppi_accuracy=ppi.estimate if ppi else None,
+                ppi_ci_low=ppi.ci_low if ppi else None,
+                ppi_ci_high=ppi.ci_high if ppi else None,
+            )
+        )
+    return rows
+
+
+def tier_report(
+    *, plan: Plan, start: dt.date, end: dt.date, method: str = "wilson"
+) -> list[DomainRow]:
+    """The tier report: per tier, population, reviews and accuracy with its interval."""
+    data = report_data(plan=plan, start=start, end=end)
+    version = plan.current_version
+    return domain_rows(data, ("tier",), method=method, targets=version.targets if version else {})
