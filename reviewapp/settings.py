@@ -159,6 +159,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reviewapp.review.tasks.build_daily_queues",
         "schedule": crontab(hour=1, minute=0),
     },
+    # Quality alarms for today and yesterday of every active plan; idempotent.
+    "compute-recent-alarms": {
+        "task": "reviewapp.reports.tasks.compute_recent_alarms",
+        "schedule": crontab(minute=15),
+    },
 }
 
 REST_FRAMEWORK = {
@@ -179,6 +184,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Alarm e-mails; the console backend prints them until a real one is configured.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "longtail@localhost")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+
 # A push request is parsed whole; 10,000 records with 384-dim embeddings is ~90 MB of JSON.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 128 * 1024 * 1024)
 
@@ -189,6 +200,14 @@ LONGTAIL = {
     "MAX_RECORD_BYTES": env_int("LONGTAIL_MAX_RECORD_BYTES", 2 * 1024 * 1024),
     "INGEST_BATCH_SIZE": env_int("LONGTAIL_INGEST_BATCH_SIZE", 5_000),
     "HTTP_PULL_TIMEOUT_SECONDS": env_int("LONGTAIL_HTTP_PULL_TIMEOUT_SECONDS", 30),
+    # Alarms (reviewapp/reports/services.py): who hears of a new one, and how the CUSUM is set.
+    "ALARM_EMAILS": env_list("LONGTAIL_ALARM_EMAILS", []),
+    "ALARM_WEBHOOK_URL": os.environ.get("LONGTAIL_ALARM_WEBHOOK_URL", ""),
+    "ALARM_WEBHOOK_TIMEOUT_SECONDS": env_int("LONGTAIL_ALARM_WEBHOOK_TIMEOUT_SECONDS", 10),
+    "ALARM_MAX_RETRIES": env_int("LONGTAIL_ALARM_MAX_RETRIES", 5),
+    "ALARM_RETRY_BASE_SECONDS": env_int("LONGTAIL_ALARM_RETRY_BASE_SECONDS", 30),
+    "ALARM_BASELINE_DAYS": env_int("LONGTAIL_ALARM_BASELINE_DAYS", 14),
+    "ALARM_CUSUM_ARL": env_int("LONGTAIL_ALARM_CUSUM_ARL", 500),
 }
 
 if not DEBUG:

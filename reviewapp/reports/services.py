@@ -1,0 +1,594 @@
+"""Writes of the reports app: alarms (computed, acknowledged, closed, notified).
+
+Quality alarms, per plan and tier, after each day's reviews:
+- **below target**: the tier's stratified estimate over the trailing 7 days (ending on the day)
+  has its whole interval under the tier's target (`sampling.detect.below_target`).
+- **CUSUM**: the risk-adjusted Bernoulli CUSUM (`sampling.detect.cusum`) over the tier's
+  reviewed items in review order (the time of each item's first review). X = 1 when the item
+  is *not fully correct*: its score (adjudicated verdict, else the mean of its reviews) is
+  below 1, so "partially correct" counts as wrong — the chart is Bernoulli, and a partial
+  answer is one a user could not rely on. p0 is the item's stratum's baseline error rate
+  under the same rule, from the plan's first ALARM_BASELINE_DAYS queue days, shrunk towards
+  the tier's rate (`sampling.baseline`); items after the baseline are monitored. h is set by
+  simulation for an in-control average run length of ALARM_CUSUM_ARL reviews
+  (`sampling.detect.calibrate_h`) on the tier's own baseline p0 mix. After an alarm the chart
+  restarts from 0, so a persistent shift raises one alarm per day it keeps crossing, and the
+  alarm's day is the queue day of the item whose review crossed h.
+
+Drift alarms, per source, tier and day, after each ingest: PSI and Wasserstein/σ of that day's
+router confidence against the source's reference set (`sampling.drift.drift`): PSI warn ≥ 0.10,
+alert ≥ 0.25; Wasserstein/σ alert ≥ 0.1; KS is recorded in the evidence, never alarmed on.
+
+Recomputing is idempotent: an alarm is unique per (plan or source, tier, kind, day); a recompute
+refreshes its evidence and may raise its level (warn → alert), never duplicates it, and never
+deletes it (an alarm is a record of what the data said when it was computed). A *new* alarm, or
+one raised to alert, is notified (e-mail, webhook) by Celery tasks after the commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from reviewapp.responses.models import ReferenceRecord, ReferenceSet, Response, Source
+from reviewapp.review.models import Plan, PlanVersion, Queue, Review
+from sampling.baseline import baseline_rates
+from sampling.detect import below_target, calibrate_h, cusum
+from sampling.drift import PSI_ALERT, PSI_WARN, WASSERSTEIN_ALERT, drift
+
+from .models import Alarm
+from .selectors import ReportData, domain_estimate, report_data
+
+logger = logging.getLogger(__name__)
+
+BELOW_TARGET_WINDOW_DAYS = 7
+# Drift on fewer answers than this in a tier and day is noise, not a signal.
+DRIFT_MIN_ANSWERS = 100
+# How many of the reviews that drove a CUSUM alarm its evidence lists.
+CUSUM_EVIDENCE_ITEMS = 25
+CUSUM_ODDS_RATIO = 2.0
+
+
+def _setting(name: str, default: Any) -> Any:
+    return settings.LONGTAIL.get(name, default)
+
+
+# --- raising an alarm -----------------------------------------------------------------------
+
+
+def _alarm_upsert(
+    *,
+    plan: Plan | None = None,
+    source: Source | None = None,
+    tier: str,
+    kind: str,
+    day: dt.date,
+    level: str,
+    evidence: dict[str, Any],
+) -> tuple[Alarm, bool]:
+    """Create the alarm, or refresh the one already raised for the same (subject, tier, kind,
+    day). Returns (alarm, notify): notify when it is new or was raised from warn to alert."""
+    lookup = {"plan": plan, "source": source, "tier": tier, "kind": kind, "day": day}
+    with transaction.atomic():
+        alarm = Alarm.objects.select_for_update().filter(**lookup).first()
+        if alarm is None:
+            try:
+                with transaction.atomic():
+                    alarm = Alarm.objects.create(**lookup, level=level, evidence=evidence)
+            except IntegrityError:
+                # Another worker raised it between our read and our insert.
+                alarm = Alarm.objects.select_for_update().get(**lookup)
+            else:
+                transaction.on_commit(lambda: _notify(alarm.pk))
+                return alarm, True
+        escalated = level == Alarm.Level.ALERT and alarm.level == Alarm.Level.WARN
+        alarm.evidence = evidence
+        fields = ["evidence"]
+        if escalated:
+            alarm.level = Alarm.Level.ALERT
+            fields.append("level")
+        alarm.save(update_fields=fields)
+        if escalated:
+            transaction.on_commit(lambda: _notify(alarm.pk))
+        return alarm, escalated
+
+
+def _notify(alarm_id: int) -> None:
+    """Send the notification tasks; a broker that is down must not fail the computation."""
+    from .tasks import notify_alarm_email, notify_alarm_webhook
+
+    for task, wanted in (
+        (notify_alarm_email, bool(_setting("ALARM_EMAILS", []))),
+        (notify_alarm_webhook, bool(_setting("ALARM_WEBHOOK_URL", ""))),
+    ):
+        if not wanted:
+            continue
+        try:
+            task.delay(alarm_id)
+        except Exception:
+            logger.exception("could not send %s for alarm %s", task.name, alarm_id)
+
+
+# --- quality alarms -------------------------------------------------------------------------
+
+
+def _version_for(plan: Plan, day: dt.date) -> PlanVersion | None:
+    """The version the day's queue was built from, else the plan's current version."""
+    queue = (
+        Queue.objects.filter(plan=plan, kind=Queue.Kind.PROBABILITY, day=day)
+        .select_related("plan_version")
+        .first()
+    )
+    return queue.plan_version if queue else plan.current_version
+
+
+def _below_target_alarms(*, plan: Plan, day: dt.date, targets: dict[str, float]) -> list[Alarm]:
+    start = day - dt.timedelta(days=BELOW_TARGET_WINDOW_DAYS - 1)
+    data = report_data(plan=plan, start=start, end=day)
+    raised = []
+    for tier, target in sorted(targets.items()):
+        estimate = domain_estimate(data, data.mask(tier=tier))
+        if estimate is None or not below_target((estimate.ci_low, estimate.ci_high), target):
+            continue
+        alarm, _ = _alarm_upsert(
+            plan=plan,
+            tier=tier,
+            kind=Alarm.Kind.BELOW_TARGET,
+            day=day,
+            level=Alarm.Level.ALERT,
+            evidence={
+                "window_start": start.isoformat(),
+                "window_end": day.isoformat(),
+                "estimate": estimate.estimate,
+                "ci_low": estimate.ci_low,
+                "ci_high": estimate.ci_high,
+                "confidence": estimate.confidence,
+                "method": estimate.method,
+                "target": float(target),
+                "reviewed": estimate.n_reviewed,
+                "population": estimate.population,
+                "uncovered_share": estimate.uncovered_share,
+            },
+        )
+        raised.append(alarm)
+    return raised
+
+
+def _first_review_times(item_ids: np.ndarray) -> dict[int, dt.datetime]:
+    times: dict[int, dt.datetime] = {}
+    ids = [int(i) for i in item_ids]
+    for start in range(0, len(ids), 5000):
+        times.update(
+            Review.objects.filter(item_id__in=ids[start : start + 5000])
+            .values("item_id")
+            .annotate(first=Min("created_at"))
+            .values_list("item_id", "first")
+        )
+    return times
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """Stratum identity across days: (tier, uncertainty band, OOD band, segment)."""
+
+    item_cell: np.ndarray
+    cell_tier: np.ndarray
+    names: list[tuple[str, ...]]
+    tiers: list[str]
+
+
+def _cells(data: ReportData) -> _Cells:
+    dims = ("tier", "uncertainty", "ood", "segment")
+    keys = [tuple(str(data.labels[d][h]) for d in dims) for h in range(data.n_strata)]
+    names = sorted(set(keys))
+    index = {k: i for i, k in enumerate(names)}
+    tiers = sorted({k[0] for k in names})
+    tier_index = {t: i for i, t in enumerate(tiers)}
+    stratum_cell = np.array([index[k] for k in keys], dtype=np.int64)
+    return _Cells(
+        item_cell=stratum_cell[data.item_stratum] if data.n_strata else np.zeros(0, np.int64),
+        cell_tier=np.array([tier_index[k[0]] for k in names], dtype=np.int64),
+        names=names,
+        tiers=tiers,
+    )
+
+
+def _baseline_days(plan: Plan) -> list[dt.date]:
+    days = (
+        Queue.objects.filter(plan=plan, kind=Queue.Kind.PROBABILITY)
+        .order_by("day")
+        .values_list("day", flat=True)
+    )
+    return list(days[: int(_setting("ALARM_BASELINE_DAYS", 14))])
+
+
+def cusum_threshold(p0: np.ndarray, *, target_arl: float, seed: int = 0) -> tuple[float, float]:
+    """h for an in-control ARL of `target_arl` reviews on this p0 mix; (h, measured ARL)."""
+    calibration = calibrate_h(
+        p0, target_arl, odds_ratio=CUSUM_ODDS_RATIO, n_runs=int(_setting("ALARM_CUSUM_RUNS", 1000))
+    )
+    return calibration.h, calibration.arl
+
+
+def _cusum_alarms(*, plan: Plan, day: dt.date) -> list[Alarm]:
+    baseline = _baseline_days(plan)
+    if len(baseline) < int(_setting("ALARM_BASELINE_DAYS", 14)) or day <= baseline[-1]:
+        return []  # still in the baseline period: nothing to compare with yet
+    data = report_data(plan=plan, start=baseline[0], end=day)
+    if len(data.item_ids) == 0:
+        return []
+    cells = _cells(data)
+    item_day = data.labels["day"][data.item_stratum]
+    wrong = (data.item_score < 1.0).astype(np.int64)
+    in_baseline = item_day <= baseline[-1].isoformat()
+    rates = baseline_rates(
+        wrong[in_baseline],
+        cells.item_cell[in_baseline],
+        cells.cell_tier,
+        n_tiers=len(cells.tiers),
+    )
+    first_review = _first_review_times(data.item_ids[~in_baseline])
+    target_arl = float(_setting("ALARM_CUSUM_ARL", 500))
+    raised = []
+    for t, tier in enumerate(cells.tiers):
+        base_items = in_baseline & (cells.cell_tier[cells.item_cell] == t)
+        if not base_items.any():
+            continue  # no baseline for this tier: its p0 would be a guess
+        monitored = np.flatnonzero(~in_baseline & (cells.cell_tier[cells.item_cell] == t))
+        if len(monitored) == 0:
+            continue
+        order = sorted(
+            monitored.tolist(),
+            key=lambda i: (first_review[int(data.item_ids[i])], int(data.item_ids[i])),
+        )
+        idx = np.array(order, dtype=np.int64)
+        p0 = rates.stratum_rate[cells.item_cell[idx]]
+        h, arl = cusum_threshold(
+            rates.stratum_rate[cells.item_cell[base_items]], target_arl=target_arl
+        )
+        start = 0
+        while start < len(idx):
+            # Restart from S = 0 after each alarm, on the reviews that follow it.
+            result = cusum(wrong[idx[start:]], p0[start:], odds_ratio=CUSUM_ODDS_RATIO, h=h)
+            if result.first_alarm is None:
+                break
+            at = result.first_alarm
+            zeros = np.flatnonzero(result.statistic[:at] == 0)
+            excursion = range(int(zeros[-1]) + 1 if len(zeros) else 0, at + 1)
+            crossing = idx[start + at]
+            drivers = [
+                {
+                    "item": int(data.item_ids[idx[start + j]]),
+                    "day": str(item_day[idx[start + j]]),
+                    "stratum": "|".join(cells.names[cells.item_cell[idx[start + j]]]),
+                    "score": float(data.item_score[idx[start + j]]),
+                    "p0": float(p0[start + j]),
+                    "weight": float(result.weights[j]),
+                }
+                for j in excursion
+                if wrong[idx[start + j]]
+            ]
+            crossing_day = dt.date.fromisoformat(str(item_day[crossing]))
+            excursion_p0 = p0[start + excursion.start : start + at + 1]
+            alarm, _ = _alarm_upsert(
+                plan=plan,
+                tier=tier,
+                kind=Alarm.Kind.CUSUM,
+                day=crossing_day,
+                level=Alarm.Level.WARN,
+                evidence={
+                    "statistic": float(result.statistic[at]),
+                    "h": h,
+                    "target_arl": target_arl,
+                    "simulated_arl": arl,
+                    "odds_ratio": CUSUM_ODDS_RATIO,
+                    "crossing_item": int(data.item_ids[crossing]),
+                    "crossing_review_at": first_review[int(data.item_ids[crossing])].isoformat(),
+                    "reviews_in_excursion": len(excursion),
+                    "wrong_in_excursion": int(sum(wrong[idx[start + j]] for j in excursion)),
+                    "expected_wrong_in_excursion": float(excursion_p0.sum()),
+                    "baseline_start": baseline[0].isoformat(),
+                    "baseline_end": baseline[-1].isoformat(),
+                    "baseline_reviews": int(rates.tier_n[t]),
+                    "baseline_error_rate": float(rates.tier_rate[t]),
+                    "wrong_rule": "score < 1 (partially correct counts as wrong)",
+                    "drivers": drivers[-CUSUM_EVIDENCE_ITEMS:],
+                },
+            )
+            raised.append(alarm)
+            start += at + 1
+    return raised
+
+
+def alarms_compute_quality(*, plan: Plan, day: dt.date) -> list[Alarm]:
+    """Below-target and CUSUM alarms of the plan's tiers with data up to `day` (idempotent).
+
+    Returns the alarms raised or refreshed by this computation."""
+    version = _version_for(plan, day)
+    raised: list[Alarm] = []
+    has_queue = Queue.objects.filter(plan=plan, kind=Queue.Kind.PROBABILITY, day=day).exists()
+    if version is not None and version.targets and has_queue:
+        raised += _below_target_alarms(plan=plan, day=day, targets=version.targets)
+    if has_queue:
+        raised += _cusum_alarms(plan=plan, day=day)
+    return raised
+
+
+# --- drift alarms ---------------------------------------------------------------------------
+
+
+def _reference_for(source: Source) -> ReferenceSet | None:
+    """The source's reference set, else the one named like it (as OOD scoring does)."""
+    if source.reference_set_id:
+        return source.reference_set
+    return ReferenceSet.objects.filter(name=source.name).first()
+
+
+def alarms_compute_drift(*, source: Source, day: dt.date) -> list[Alarm]:
+    """PSI and Wasserstein/σ of the day's router confidence per tier against the reference.
+
+    A tier is compared with the reference records that carry the router labels its answers
+    carry that day (cheap ↔ "simple"), or with the whole reference when none match. Tiers with
+    fewer than DRIFT_MIN_ANSWERS answers that day are skipped."""
+    reference = _reference_for(source)
+    if reference is None:
+        return []
+    ref_rows = list(
+        ReferenceRecord.objects.filter(
+            reference_set=reference, router_confidence__isnull=False
+        ).values_list("router_label", "router_confidence")
+    )
+    if not ref_rows:
+        return []
+    ref_labels = np.array([r[0] for r in ref_rows], dtype=object)
+    ref_values = np.array([r[1] for r in ref_rows], dtype=float)
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
+    rows = list(
+        Response.objects.filter(
+            source=source,
+            timestamp__gte=start,
+            timestamp__lt=start + dt.timedelta(days=1),
+            router_confidence__isnull=False,
+        ).values_list("tier", "router_label", "router_confidence")
+    )
+    by_tier: dict[str, list[tuple[str, float]]] = {}
+    for tier, label, value in rows:
+        by_tier.setdefault(tier, []).append((label, value))
+    raised = []
+    for tier, values in sorted(by_tier.items()):
+        if len(values) < DRIFT_MIN_ANSWERS:
+            continue
+        labels = sorted({label for label, _ in values if label})
+        matched = np.isin(ref_labels, labels) if labels else np.zeros(len(ref_labels), bool)
+        use_labels = int(matched.sum()) >= DRIFT_MIN_ANSWERS
+        reference_values = ref_values[matched] if use_labels else ref_values
+        result = drift(reference_values, np.array([v for _, v in values], dtype=float))
+        evidence = {
+            "reference_set": reference.name,
+            "reference_labels": labels if use_labels else "all",
+            "n_reference": result.n_reference,
+            "n_production": result.n_production,
+            "psi": result.psi,
+            "psi_warn": PSI_WARN,
+            "psi_alert": PSI_ALERT,
+            "wasserstein": result.wasserstein,
+            "wasserstein_norm": result.wasserstein_norm,
+            "wasserstein_alert": WASSERSTEIN_ALERT,
+            "ks_statistic": result.ks_statistic,
+            "ks_pvalue": result.ks_pvalue,
+            "reference_mean": float(reference_values.mean()),
+            "production_mean": float(np.mean([v for _, v in values])),
+        }
+        if result.psi_level != "ok":
+            alarm, _ = _alarm_upsert(
+                source=source,
+                tier=tier,
+                kind=Alarm.Kind.DRIFT_PSI,
+                day=day,
+                level=result.psi_level,
+                evidence=evidence,
+            )
+            raised.append(alarm)
+        if result.wasserstein_level == "alert":
+            alarm, _ = _alarm_upsert(
+                source=source,
+                tier=tier,
+                kind=Alarm.Kind.DRIFT_WASSERSTEIN,
+                day=day,
+                level=Alarm.Level.ALERT,
+                evidence=evidence,
+            )
+            raised.append(alarm)
+    return raised
+
+
+def drift_days_since(*, source: Source, since: dt.datetime) -> list[dt.date]:
+    """The UTC days of the source's responses written (created or updated) since `since`."""
+    stamps = Response.objects.filter(source=source, updated_at__gte=since).values_list(
+        "timestamp", flat=True
+    )
+    return sorted({stamp.astimezone(dt.UTC).date() for stamp in stamps.iterator(chunk_size=5000)})
+
+
+# --- acknowledging and closing --------------------------------------------------------------
+
+
+class AlarmError(ValueError):
+    pass
+
+
+@transaction.atomic
+def alarm_acknowledge(*, alarm: Alarm, user: Any) -> Alarm:
+    alarm = Alarm.objects.select_for_update().get(pk=alarm.pk)
+    if alarm.status != Alarm.Status.OPEN:
+        raise AlarmError(f"This alarm is {alarm.get_status_display().lower()}, not open.")
+    alarm.status = Alarm.Status.ACKNOWLEDGED
+    alarm.acknowledged_by = user
+    alarm.acknowledged_at = timezone.now()
+    alarm.save(update_fields=["status", "acknowledged_by", "acknowledged_at"])
+    return alarm
+
+
+@transaction.atomic
+def alarm_close(*, alarm: Alarm, user: Any) -> Alarm:
+    alarm = Alarm.objects.select_for_update().get(pk=alarm.pk)
+    if alarm.status == Alarm.Status.CLOSED:
+        raise AlarmError("This alarm is already closed.")
+    if alarm.acknowledged_by_id is None:
+        alarm.acknowledged_by = user
+        alarm.acknowledged_at = timezone.now()
+    alarm.status = Alarm.Status.CLOSED
+    alarm.closed_at = timezone.now()
+    alarm.save(update_fields=["status", "acknowledged_by", "acknowledged_at", "closed_at"])
+    return alarm
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+def alarm_describe(alarm: Alarm) -> str:
+    """The alarm in plain words and numbers (the page, the e-mail and the webhook say this)."""
+    e = alarm.evidence or {}
+
+    def pct(key: str) -> str:
+        value = e.get(key)
+        return "?" if value is None else f"{100 * float(value):.1f} %"
+
+    if alarm.kind == Alarm.Kind.BELOW_TARGET:
+        return (
+            f"Tier {alarm.tier}: estimated accuracy {pct('estimate')} "
+            f"(95 % interval {pct('ci_low')} – {pct('ci_high')}, {e.get('reviewed', '?')} reviews, "
+            f"{e.get('window_start')} to {e.get('window_end')}) is below the target "
+            f"{pct('target')}: the whole interval is under it."
+        )
+    if alarm.kind == Alarm.Kind.CUSUM:
+        return (
+            f"Tier {alarm.tier}: the CUSUM of wrong answers reached {e.get('statistic', 0):.2f}, "
+            f"above its threshold h = {e.get('h', 0):.2f} (set for one false alarm per "
+            f"{e.get('target_arl', 0):.0f} in-control reviews): {e.get('wrong_in_excursion')} of "
+            f"the last {e.get('reviews_in_excursion')} reviews were wrong where the baseline "
+            f"({e.get('baseline_start')} to {e.get('baseline_end')}) expected "
+            f"{e.get('expected_wrong_in_excursion', 0):.1f}."
+        )
+    if alarm.kind == Alarm.Kind.DRIFT_PSI:
+        return (
+            f"Tier {alarm.tier}: router-confidence PSI {e.get('psi', 0):.3f} against reference "
+            f"{e.get('reference_set')} (warn ≥ {e.get('psi_warn')}, alert ≥ {e.get('psi_alert')}); "
+            f"mean confidence {e.get('production_mean', 0):.3f} vs "
+            f"{e.get('reference_mean', 0):.3f} "
+            f"in the reference, {e.get('n_production')} answers."
+        )
+    return (
+        f"Tier {alarm.tier}: router confidence moved {e.get('wasserstein_norm', 0):.3f} reference "
+        f"standard deviations (Wasserstein/σ, alert ≥ {e.get('wasserstein_alert')}) against "
+        f"reference {e.get('reference_set')}; mean {e.get('production_mean', 0):.3f} vs "
+        f"{e.get('reference_mean', 0):.3f}, {e.get('n_production')} answers."
+    )
+
+
+def alarm_payload(alarm: Alarm) -> dict[str, Any]:
+    """The JSON the webhook posts (and the API returns)."""
+    return {
+        "id": alarm.pk,
+        "plan": alarm.plan.name if alarm.plan_id else None,
+        "source": alarm.source.name if alarm.source_id else None,
+        "tier": alarm.tier,
+        "kind": alarm.kind,
+        "level": alarm.level,
+        "day": alarm.day.isoformat(),
+        "opened_at": alarm.opened_at.isoformat(),
+        "status": alarm.status,
+        "summary": alarm_describe(alarm),
+        "evidence": alarm.evidence,
+    }
+
+
+def _record_notification(alarm_id: int, channel: str, error: str | None) -> None:
+    """notified_at: the last successful delivery; notification_error: one line per channel
+    whose last attempt failed."""
+    with transaction.atomic():
+        alarm = Alarm.objects.select_for_update().get(pk=alarm_id)
+        lines = [
+            line
+            for line in alarm.notification_error.splitlines()
+            if line and not line.startswith(f"{channel}:")
+        ]
+        if error:
+            lines.append(f"{channel}: {error}"[:2000])
+        else:
+            alarm.notified_at = timezone.now()
+        alarm.notification_error = "\n".join(lines)
+        alarm.save(update_fields=["notified_at", "notification_error"])
+
+
+def alarm_send_email(*, alarm_id: int) -> int:
+    """E-mail the alarm to LONGTAIL ALARM_EMAILS; raises on failure (the task retries)."""
+    alarm = Alarm.objects.select_related("plan", "source").get(pk=alarm_id)
+    recipients = list(_setting("ALARM_EMAILS", []))
+    if not recipients:
+        return 0
+    subject = f"[Longtail] {alarm.get_level_display()}: {alarm} — {alarm.subject}"
+    body = (
+        f"{alarm_describe(alarm)}\n\n"
+        f"Subject: {alarm.subject}\nKind: {alarm.get_kind_display()}\n"
+        f"Day of data: {alarm.day:%Y-%m-%d}\nOpened: {alarm.opened_at:%Y-%m-%d %H:%M} UTC\n\n"
+        f"Evidence:\n{json.dumps(alarm.evidence, indent=2, sort_keys=True)}\n"
+    )
+    try:
+        sent = send_mail(
+            subject.replace("\n", " "),
+            body,
+            None,
+            recipients,
+            fail_silently=False,
+        )
+    except Exception as exc:
+        _record_notification(alarm_id, "email", f"{exc.__class__.__name__}: {exc}")
+        raise
+    _record_notification(alarm_id, "email", None)
+    return sent
+
+
+class WebhookError(RuntimeError):
+    pass
+
+
+def alarm_post_webhook(*, alarm_id: int) -> int:
+    """POST the alarm as JSON to LONGTAIL ALARM_WEBHOOK_URL; returns the HTTP status. Raises
+    WebhookError on a non-2xx answer or a network error (the task retries)."""
+    url = _setting("ALARM_WEBHOOK_URL", "")
+    if not url:
+        return 0
+    alarm = Alarm.objects.select_related("plan", "source").get(pk=alarm_id)
+    body = json.dumps(alarm_payload(alarm)).encode()
+    request = urllib.request.Request(  # noqa: S310 - the URL is the operator's setting
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "longtail-alarms/1"},
+    )
+    timeout = float(_setting("ALARM_WEBHOOK_TIMEOUT_SECONDS", 10))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+            status = int(answer.status)
+    except urllib.error.HTTPError as exc:
+        error = f"HTTP {exc.code} from the webhook"
+    except (urllib.error.URLError, OSError) as exc:
+        error = f"{exc.__class__.__name__}: {exc}"
+    else:
+        _record_notification(alarm_id, "webhook", None)
+        return status
+    _record_notification(alarm_id, "webhook", error)
+    raise WebhookError(error)
