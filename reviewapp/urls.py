@@ -8,11 +8,13 @@ from reviewapp.responses import views as response_views
 
 urlpatterns = [
     path("", response_views.home, name="home"),
+    path("sources/", response_views.sources, name="sources"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("reviewapp.api.urls")),
     path("review/", include("reviewapp.review.urls")),
+    path("reports/", include("reviewapp.reports.urls")),
     path("healthz", review_api.healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

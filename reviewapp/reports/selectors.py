@@ -13,6 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -237,40 +238,54 @@ def domain_rows(
     targets = targets or {}
     total = int(data.population.sum())
     keys = sorted({tuple(data.labels[d][h] for d in by) for h in range(data.n_strata)})
-    rows = []
-    for key in keys:
-        domain = data.mask(**dict(zip(by, key, strict=True)))
-        population = int(data.population[domain].sum())
-        estimate = domain_estimate(data, domain, method=method)
-        ppi = domain_ppi_estimate(data, domain)
-        target = targets.get(key[0]) if by and by[0] == "tier" else None
-        cost_count = int(data.cost_count[domain].sum())
-        rows.append(
-            DomainRow(
-                key=key,
-                population=population,
-                share=population / total if total else 0.0,
-                reviewed=int(domain[data.item_stratum].sum()),
-                accuracy=estimate.estimate if estimate else None,
-                ci_low=estimate.ci_low if estimate else None,
-                ci_high=estimate.ci_high if estimate else None,
-                method=estimate.method if estimate else method,
-                design_effect=estimate.design_effect if estimate else None,
-                uncovered_share=estimate.uncovered_share if estimate else None,
-                target=target,
-                status=_status(estimate, target),
-                wrong_per_day=(
-                    population * (1 - estimate.estimate) / data.days if estimate else None
-                ),
-                cost_per_answer=(
-                    float(data.cost_sum[domain].sum()) / cost_count if cost_count else None
-                ),
-                ppi_accuracy=ppi.estimate if ppi else None,
-                ppi_ci_low=ppi.ci_low if ppi else None,
-                ppi_ci_high=ppi.ci_high if ppi else None,
-            )
+    return [
+        domain_row(
+            data,
+            key,
+            data.mask(**dict(zip(by, key, strict=True))),
+            method=method,
+            target=targets.get(key[0]) if by and by[0] == "tier" else None,
+            total=total,
         )
-    return rows
+        for key in keys
+    ]
+
+
+def domain_row(
+    data: ReportData,
+    key: tuple[str, ...],
+    domain: np.ndarray,
+    *,
+    method: str = "wilson",
+    target: float | None = None,
+    total: int | None = None,
+) -> DomainRow:
+    """The report line of one domain (a boolean mask over strata), labelled `key`; `share` is
+    its population over `total` (default: the whole window's)."""
+    total = int(data.population.sum()) if total is None else total
+    population = int(data.population[domain].sum())
+    estimate = domain_estimate(data, domain, method=method)
+    ppi = domain_ppi_estimate(data, domain)
+    cost_count = int(data.cost_count[domain].sum())
+    return DomainRow(
+        key=key,
+        population=population,
+        share=population / total if total else 0.0,
+        reviewed=int(domain[data.item_stratum].sum()),
+        accuracy=estimate.estimate if estimate else None,
+        ci_low=estimate.ci_low if estimate else None,
+        ci_high=estimate.ci_high if estimate else None,
+        method=estimate.method if estimate else method,
+        design_effect=estimate.design_effect if estimate else None,
+        uncovered_share=estimate.uncovered_share if estimate else None,
+        target=target,
+        status=_status(estimate, target),
+        wrong_per_day=(population * (1 - estimate.estimate) / data.days if estimate else None),
+        cost_per_answer=(float(data.cost_sum[domain].sum()) / cost_count if cost_count else None),
+        ppi_accuracy=ppi.estimate if ppi else None,
+        ppi_ci_low=ppi.ci_low if ppi else None,
+        ppi_ci_high=ppi.ci_high if ppi else None,
+    )
 
 
 def tier_report(
@@ -280,3 +295,135 @@ def tier_report(
     data = report_data(plan=plan, start=start, end=end)
     version = plan.current_version
     return domain_rows(data, ("tier",), method=method, targets=version.targets if version else {})
+
+
+# --- report pages: who may read which plan, the default window, the long tail, alarms --------
+
+#: The easy centre of a tier: its lowest uncertainty band and in-distribution queries
+#: (sampling.strata's default labels). Everything else is the long tail.
+CENTRE_UNCERTAINTY = "low"
+CENTRE_OOD = "in"
+DEFAULT_WINDOW_DAYS = 14
+
+
+def report_plans(*, user: object) -> list[Plan]:
+    """The plans whose reports `user` may read: every plan for QA leads and viewers (and
+    superusers); for a reviewer, the plans they review whose current version lets reviewers
+    see reports; nothing for anyone else."""
+    from reviewapp.review.roles import QA_LEAD, REVIEWER, VIEWER, has_role
+
+    plans = Plan.objects.select_related("current_version").order_by("name")
+    if has_role(user, QA_LEAD, VIEWER):
+        return list(plans)
+    if has_role(user, REVIEWER):
+        return list(
+            plans.filter(reviewers=user, current_version__reviewers_see_reports=True)  # type: ignore[misc]
+        )
+    return []
+
+
+def may_read_reports(*, user: object) -> bool:
+    """May open the report pages at all (which plans is `report_plans`)."""
+    from reviewapp.review.roles import QA_LEAD, VIEWER, has_role
+
+    return has_role(user, QA_LEAD, VIEWER) or bool(report_plans(user=user))
+
+
+def default_plan(plans: Sequence[Plan]) -> Plan | None:
+    """The plan with the latest probability queue among `plans` (else the first one)."""
+    if not plans:
+        return None
+    latest = (
+        Queue.objects.filter(plan__in=plans, kind=Queue.Kind.PROBABILITY)
+        .order_by("-day", "plan__name")
+        .values_list("plan_id", flat=True)
+        .first()
+    )
+    return next((p for p in plans if p.pk == latest), plans[0])
+
+
+def default_window(
+    *, plan: Plan, days: int = DEFAULT_WINDOW_DAYS
+) -> tuple[dt.date, dt.date] | None:
+    """The last `days` days ending on the plan's latest probability queue; None without one."""
+    last = (
+        Queue.objects.filter(plan=plan, kind=Queue.Kind.PROBABILITY)
+        .order_by("-day")
+        .values_list("day", flat=True)
+        .first()
+    )
+    if last is None:
+        return None
+    return last - dt.timedelta(days=days - 1), last
+
+
+def longtail_rows(
+    data: ReportData, *, method: str = "wilson", targets: dict[str, float] | None = None
+) -> list[DomainRow]:
+    """Per tier, its easy centre beside its long tail: key (tier, slice) with slices
+    "easy centre" (low uncertainty and in distribution), "high uncertainty" (any OOD band),
+    "out of distribution" (edge or out, any uncertainty) and "long tail" (either). Shares are
+    of the whole window's traffic, so the slices of a tier show how much of it each is."""
+    targets = targets or {}
+    total = int(data.population.sum())
+    tiers = sorted(set(data.labels["tier"]))
+    uncertain = data.labels["uncertainty"] != CENTRE_UNCERTAINTY
+    outside = data.labels["ood"] != CENTRE_OOD
+    slices = (
+        ("easy centre", ~uncertain & ~outside),
+        ("high uncertainty", uncertain),
+        ("out of distribution", outside),
+        ("long tail", uncertain | outside),
+    )
+    rows = []
+    for tier in tiers:
+        in_tier = data.labels["tier"] == tier
+        for name, mask in slices:
+            domain = in_tier & mask
+            if not domain.any():
+                continue
+            rows.append(
+                domain_row(
+                    data,
+                    (tier, name),
+                    domain,
+                    method=method,
+                    target=targets.get(tier),
+                    total=total,
+                )
+            )
+    return rows
+
+
+def open_alarm_tiers(*, plan: Plan, start: dt.date, end: dt.date) -> set[str]:
+    """Tiers with a quality alarm (below target or CUSUM) of the plan on a day of the window
+    that is not closed (open or acknowledged)."""
+    from reviewapp.reports.models import Alarm
+
+    return set(
+        Alarm.objects.filter(
+            plan=plan,
+            kind__in=Alarm.QUALITY_KINDS,
+            day__gte=start,
+            day__lte=end,
+        )
+        .exclude(status=Alarm.Status.CLOSED)
+        .values_list("tier", flat=True)
+    )
+
+
+def open_alarms(*, plan: Plan, start: dt.date, end: dt.date) -> list[Any]:
+    """Alarms not closed on a day of the window: the plan's quality alarms and the drift alarms
+    of the sources of its current version, newest first."""
+    from django.db.models import Q
+
+    from reviewapp.reports.models import Alarm
+
+    version = plan.current_version
+    sources = list(version.sources.values_list("pk", flat=True)) if version else []
+    return list(
+        Alarm.objects.filter(Q(plan=plan) | Q(source_id__in=sources), day__gte=start, day__lte=end)
+        .exclude(status=Alarm.Status.CLOSED)
+        .select_related("plan", "source")
+        .order_by("-day", "tier", "kind")[:200]
+    )

@@ -10,7 +10,13 @@ from .selectors import source_overview
 
 @role_required(REVIEWER, QA_LEAD, VIEWER)
 def home(request: HttpRequest) -> HttpResponse:
-    # Reviewers work in their queues; the overview of sources is for QA leads and leadership.
-    if not has_role(request.user, QA_LEAD, VIEWER):
-        return redirect("review:queues")
+    # QA leads and leadership land on the tier report; reviewers work in their queues.
+    if has_role(request.user, QA_LEAD, VIEWER):
+        return redirect("reports:tiers")
+    return redirect("review:queues")
+
+
+@role_required(QA_LEAD, VIEWER)
+def sources(request: HttpRequest) -> HttpResponse:
+    """The overview of sources: what was ingested, per tier."""
     return render(request, "responses/home.html", {"sources": source_overview()})
