@@ -42,6 +42,11 @@ KEY_COLUMNS = {
 TREND_POINTS = 0.5
 
 
+def _finite(record: dict[str, object]) -> dict[str, object]:
+    """A record for JSON: NaN (e.g. a census's design effect) becomes None."""
+    return {k: None if isinstance(v, float) and v != v else v for k, v in record.items()}
+
+
 def pct(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.1f}"
 
@@ -120,25 +125,29 @@ def _estimate_table(rows: list[DomainRow], key_columns: list[str], alarms: set[s
             cells += [pct(r.ppi_accuracy), pct(r.ppi_ci_low), pct(r.ppi_ci_high)]
         table.rows.append(cells)
         table.records.append(
-            {
-                **dict(zip([k.lower().replace(" ", "_") for k in key_columns], r.key, strict=True)),
-                "population": r.population,
-                "share": r.share,
-                "reviewed": r.reviewed,
-                "accuracy": r.accuracy,
-                "ci_low": r.ci_low,
-                "ci_high": r.ci_high,
-                "method": r.method,
-                "design_effect": r.design_effect,
-                "uncovered_share": r.uncovered_share,
-                "target": r.target,
-                "status": status,
-                "wrong_per_day": r.wrong_per_day,
-                "cost_per_answer": r.cost_per_answer,
-                "ppi_accuracy": r.ppi_accuracy,
-                "ppi_ci_low": r.ppi_ci_low,
-                "ppi_ci_high": r.ppi_ci_high,
-            }
+            _finite(
+                {
+                    **dict(
+                        zip([k.lower().replace(" ", "_") for k in key_columns], r.key, strict=True)
+                    ),
+                    "population": r.population,
+                    "share": r.share,
+                    "reviewed": r.reviewed,
+                    "accuracy": r.accuracy,
+                    "ci_low": r.ci_low,
+                    "ci_high": r.ci_high,
+                    "method": r.method,
+                    "design_effect": r.design_effect,
+                    "uncovered_share": r.uncovered_share,
+                    "target": r.target,
+                    "status": status,
+                    "wrong_per_day": r.wrong_per_day,
+                    "cost_per_answer": r.cost_per_answer,
+                    "ppi_accuracy": r.ppi_accuracy,
+                    "ppi_ci_low": r.ppi_ci_low,
+                    "ppi_ci_high": r.ppi_ci_high,
+                }
+            )
         )
     return table
 
@@ -248,15 +257,17 @@ def summary_table(
             ]
         )
         table.records.append(
-            {
-                "tier": r.key[0],
-                "accuracy": r.accuracy,
-                "ci_low": r.ci_low,
-                "ci_high": r.ci_high,
-                "previous_accuracy": prior.accuracy if prior else None,
-                "status": status,
-                "wrong_per_day": r.wrong_per_day,
-                "cost_per_day": cost_day,
-            }
+            _finite(
+                {
+                    "tier": r.key[0],
+                    "accuracy": r.accuracy,
+                    "ci_low": r.ci_low,
+                    "ci_high": r.ci_high,
+                    "previous_accuracy": prior.accuracy if prior else None,
+                    "status": status,
+                    "wrong_per_day": r.wrong_per_day,
+                    "cost_per_day": cost_day,
+                }
+            )
         )
     return current, table, totals
