@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from urllib.parse import urlparse
 
 import pytest
@@ -112,18 +113,21 @@ def celery_worker(redis_url, transactional_db):
     from reviewapp.celery import app
 
     previous = dict(app.conf)
+    # A queue of this test run's own, so that a worker of another run sharing the Redis server
+    # (a developer running two suites at once) never takes this run's tasks.
+    queue_name = f"longtail-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     app.conf.update(
         broker_url=redis_url,
         result_backend=redis_url,
         task_always_eager=False,
         broker_connection_retry_on_startup=True,
+        task_default_queue=queue_name,
     )
+    restored = ("broker_url", "result_backend", "task_always_eager", "task_default_queue")
     try:
         with start_worker(
-            app, pool="solo", perform_ping_check=False, shutdown_timeout=30
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[queue_name]
         ) as worker:
             yield worker
     finally:
-        app.conf.update(
-            {key: previous[key] for key in ("broker_url", "result_backend", "task_always_eager")}
-        )
+        app.conf.update({key: previous[key] for key in restored})
