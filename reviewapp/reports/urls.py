@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views, views_alarms, views_trends
+from . import views, views_alarms, views_quality, views_trends
 
 app_name = "reports"
 
@@ -27,4 +27,8 @@ urlpatterns = [
     ),
     path("trends/", views_trends.trends_page, name="trends"),
     path("trends/drift/", views_trends.drift_day, name="trends-drift"),
+    path("agreement/", views_quality.agreement, name="agreement"),
+    path("shadow/", views_quality.shadow, name="shadow"),
+    path("cascade/", views_quality.cascade, name="cascade"),
+    path("regression.zip", views_quality.regression_download, name="regression"),
 ]
