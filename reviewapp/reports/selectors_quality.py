@@ -657,3 +657,43 @@ def cascade_report(
     report.n_reviewed = advice.n_reviewed
     report.n_with_confidence = advice.n_with_confidence
     return report
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and value != value else value
+
+
+def agreement_summary_table(report: AgreementReport) -> Table:
+    """Alpha (nominal, ordinal) and kappa per pair in one table, for `manage.py report
+    agreement`: the same cells as the page's alpha and kappa tables."""
+    table = Table(
+        columns=["Measure", "Reviewers", "Items", "Value", "95% CI low", "95% CI high"],
+        rows=[],
+        numeric={2, 3, 4, 5},
+    )
+    for row in report.alpha.rows:
+        table.rows.append([f"Krippendorff's alpha ({row[0]})", "all", row[1], *row[3:6]])
+    for record, row in zip(report.alpha.records, report.alpha.rows, strict=True):
+        table.records.append(
+            {
+                "measure": f"alpha_{row[0]}",
+                "reviewers": "all",
+                "items": record["units"],
+                "value": _finite(record["alpha"]),
+                "ci_low": _finite(record["ci_low"]),
+                "ci_high": _finite(record["ci_high"]),
+            }
+        )
+    for row, record in zip(report.pairs.rows, report.pairs.records, strict=True):
+        table.rows.append(["Cohen's kappa", f"{row[0]} + {row[1]}", row[2], *row[5:8]])
+        table.records.append(
+            {
+                "measure": "kappa",
+                "reviewers": f"{row[0]} + {row[1]}",
+                "items": record["n"],
+                "value": _finite(record["kappa"]),
+                "ci_low": _finite(record["ci_low"]),
+                "ci_high": _finite(record["ci_high"]),
+            }
+        )
+    return table

@@ -243,3 +243,40 @@ def test_regression_download_is_for_qa_leads(plan, qa_lead, viewer, outsider, cl
     for user in (viewer, outsider):
         client.force_login(user)
         assert client.get(reverse("reports:regression"), {"plan": "qa"}).status_code == 403
+
+
+def test_report_agreement_command(plan):
+    import json
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command(
+        "report",
+        "agreement",
+        "--plan",
+        "qa",
+        "--start",
+        DAY.isoformat(),
+        "--end",
+        NEXT.isoformat(),
+        stdout=out,
+    )
+    text = out.getvalue()
+    assert "Krippendorff's alpha (ordinal)" in text and "ann + rita" in text and "0.500" in text
+    out = io.StringIO()
+    call_command(
+        "report",
+        "agreement",
+        "--plan",
+        "qa",
+        "--start",
+        DAY.isoformat(),
+        "--end",
+        NEXT.isoformat(),
+        "--format",
+        "json",
+        stdout=out,
+    )
+    rows = json.loads(out.getvalue())["rows"]
+    assert rows[0]["measure"] == "alpha_nominal" and rows[0]["value"] == pytest.approx(8 / 15)

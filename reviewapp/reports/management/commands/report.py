@@ -61,11 +61,22 @@ def _not_available(name: str) -> Callable[[dict[str, Any]], Report]:
     return run
 
 
+def _agreement(options: dict[str, Any]) -> Report:
+    from reviewapp.reports.selectors_quality import agreement_report, agreement_summary_table
+
+    report = agreement_report(plan=options["plan"], start=options["start"], end=options["end"])
+    return Report(
+        title="reviewer agreement (alpha overall, kappa per pair)",
+        table=agreement_summary_table(report),
+        empty_message="No item in the window has two reviews, so no agreement figure.",
+    )
+
+
 SUBCOMMANDS: dict[str, Callable[[dict[str, Any]], Report]] = {
     "tiers": _estimates("tier"),
     "strata": _estimates("stratum"),
     "drift": _not_available("drift"),
-    "agreement": _not_available("agreement"),
+    "agreement": _agreement,
 }
 
 
