@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, report_api, review_api
+from . import alarms_api, api, report_api, review_api
 
 urlpatterns = [
     path("responses/", api.ResponsePushView.as_view(), name="api-responses-push"),
@@ -22,6 +22,7 @@ urlpatterns = [
     path("reviews/mine/", review_api.ReviewMineView.as_view(), name="api-reviews-mine"),
     path("reviews/<int:pk>/", review_api.ReviewDetailView.as_view(), name="api-review"),
     path("reviews/<int:pk>/undo/", review_api.ReviewUndoView.as_view(), name="api-review-undo"),
+    path("alarms/", alarms_api.AlarmListView.as_view(), name="api-alarms"),
     # Reports (report_api.py).
     path("reports/tiers/", report_api.TierReportView.as_view(), name="api-report-tiers"),
 ]

@@ -326,6 +326,24 @@ def alarms_compute_quality(*, plan: Plan, day: dt.date) -> list[Alarm]:
     return raised
 
 
+def alarms_compute_quality_all(*, plan: Plan) -> list[Alarm]:
+    """Every queue day of the plan: below target per day; the CUSUM once, over everything up
+    to the last day (it records every crossing on the way, so once is enough)."""
+    days = list(
+        Queue.objects.filter(plan=plan, kind=Queue.Kind.PROBABILITY)
+        .order_by("day")
+        .values_list("day", flat=True)
+    )
+    raised: list[Alarm] = []
+    for day in days:
+        version = _version_for(plan, day)
+        if version is not None and version.targets:
+            raised += _below_target_alarms(plan=plan, day=day, targets=version.targets)
+    if days:
+        raised += _cusum_alarms(plan=plan, day=days[-1])
+    return raised
+
+
 # --- drift alarms ---------------------------------------------------------------------------
 
 

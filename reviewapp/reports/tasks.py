@@ -67,6 +67,18 @@ def compute_alarms_for_day(self: Any, plan_id: int, day: str) -> dict[str, Any]:
 @shared_task(
     bind=True, acks_late=True, max_retries=4, autoretry_for=(OperationalError,), retry_backoff=60
 )
+def compute_alarms_for_plan(self: Any, plan_id: int) -> dict[str, Any]:
+    """Every queue day of the plan (the QA lead's "recompute all" button)."""
+    plan = Plan.objects.filter(pk=plan_id).first()
+    if plan is None:
+        return {"plan": plan_id, "skipped": "no such plan"}
+    alarms = services.alarms_compute_quality_all(plan=plan)
+    return {"plan": plan_id, "alarms": [a.pk for a in alarms]}
+
+
+@shared_task(
+    bind=True, acks_late=True, max_retries=4, autoretry_for=(OperationalError,), retry_backoff=60
+)
 def compute_drift_alarms(self: Any, source_id: int, day: str) -> dict[str, Any]:
     source = Source.objects.filter(pk=source_id).first()
     if source is None:

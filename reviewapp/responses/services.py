@@ -12,6 +12,7 @@ ends with exactly the file's records.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import logging
 import struct
@@ -548,6 +549,11 @@ def ingest_records(
         from .tasks import score_source
 
         transaction.on_commit(lambda: score_source.delay(source.pk))
+        # Drift alarms for every day the run wrote (a minute's margin for database clock skew).
+        from reviewapp.reports.tasks import compute_drift_alarms_after_ingest
+
+        since = (run.started_at - dt.timedelta(minutes=1)).isoformat()
+        transaction.on_commit(lambda: compute_drift_alarms_after_ingest.delay(source.pk, since))
     logger.info(
         "ingest run %s into %s: %s new, %s updated, %s unchanged, %s rejected",
         run.pk,

@@ -1,0 +1,375 @@
+"""Alarms: below target, CUSUM, drift, idempotent recompute, the page, the API, permissions."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import numpy as np
+import pytest
+
+from reviewapp.reports.models import Alarm
+from reviewapp.reports.services import (
+    alarms_compute_drift,
+    alarms_compute_quality,
+    alarms_compute_quality_all,
+    cusum_threshold,
+)
+from sampling.baseline import baseline_rates
+from sampling.detect import cusum
+from sampling.estimate import stratified_estimate
+
+from .alarm_factory import START, add_day, flags, make_plan
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alarm_settings(settings):
+    settings.LONGTAIL = {
+        **settings.LONGTAIL,
+        "ALARM_BASELINE_DAYS": 3,
+        "ALARM_CUSUM_RUNS": 400,
+        "ALARM_EMAILS": [],
+        "ALARM_WEBHOOK_URL": "",
+    }
+    return settings
+
+
+# --- below target -----------------------------------------------------------------------------
+
+
+def test_below_target_fires_only_when_the_whole_interval_is_under(reviewer, alarm_settings):
+    # cheap: 30 of 40 correct (75 %) in a stratum of 1,000; capable: 38 of 40 (95 %).
+    plan = make_plan(targets={"cheap": 0.95, "capable": 0.90})
+    add_day(
+        plan,
+        START,
+        [("cheap", "low", 1000, flags(40, 10)), ("capable", "low", 500, flags(40, 2))],
+        reviewer=reviewer,
+    )
+    raised = alarms_compute_quality(plan=plan, day=START)
+    assert [(a.tier, a.kind, a.level) for a in raised] == [("cheap", "below_target", "alert")]
+    alarm = raised[0]
+    # The interval is the design's own (one stratum: N = 1,000, n = 40, p̂ = 0.75).
+    expected = stratified_estimate(
+        np.array([1000]), np.zeros(40, int), np.array([1.0] * 30 + [0.0] * 10)
+    )
+    assert alarm.evidence["estimate"] == pytest.approx(0.75)
+    assert alarm.evidence["ci_high"] == pytest.approx(expected.ci_high)
+    assert alarm.evidence["ci_high"] < 0.95
+    assert alarm.evidence["target"] == 0.95
+    assert alarm.day == START
+
+
+def test_below_target_is_quiet_when_the_interval_reaches_the_target(reviewer, alarm_settings):
+    # 75 % on 40 reviews: the interval's upper bound is above 0.80, so no alarm at 0.80.
+    plan = make_plan(targets={"cheap": 0.80})
+    add_day(plan, START, [("cheap", "low", 1000, flags(40, 10))], reviewer=reviewer)
+    assert alarms_compute_quality(plan=plan, day=START) == []
+    assert not Alarm.objects.exists()
+
+
+# --- CUSUM --------------------------------------------------------------------------------------
+
+
+def _cusum_plan(
+    reviewer,
+    *,
+    monitored_wrong_rate: float,
+    monitored_days: int = 4,
+    seed: int = 7,
+    targets: dict[str, float] | None = None,
+):
+    """Two strata of the cheap tier (baseline error 5 % and 30 %); 3 baseline days, then
+    `monitored_days` days whose error rates are multiplied to `monitored_wrong_rate` of the
+    hard stratum (and a third of it in the easy one). Returns (plan, days, flags per day)."""
+    rng = np.random.default_rng(seed)
+    plan = make_plan(name=f"cusum-{seed}-{monitored_wrong_rate}", targets=targets)
+    days = []
+    for d in range(3 + monitored_days):
+        day = START + dt.timedelta(days=d)
+        easy_p, hard_p = (0.05, 0.30) if d < 3 else (monitored_wrong_rate / 3, monitored_wrong_rate)
+        easy = (rng.random(30) < easy_p).tolist()
+        hard = (rng.random(20) < hard_p).tolist()
+        add_day(
+            plan,
+            day,
+            [("cheap", "low", 3000, easy), ("cheap", "high", 500, hard)],
+            reviewer=reviewer,
+        )
+        days.append((day, easy, hard))
+    return plan, days
+
+
+def _expected_first_alarm(days):
+    """The chart computed straight from sampling/, as the service should."""
+    base_wrong, base_stratum = [], []
+    for _, easy, hard in days[:3]:
+        base_wrong += easy + hard
+        base_stratum += [0] * len(easy) + [1] * len(hard)
+    rates = baseline_rates(np.array(base_wrong, int), base_stratum, [0, 0])
+    h, _ = cusum_threshold(rates.stratum_rate[np.array(base_stratum)], target_arl=500)
+    wrong, p0, where = [], [], []
+    for day, easy, hard in days[3:]:
+        for i, flag in enumerate(easy + hard):
+            wrong.append(int(flag))
+            p0.append(rates.stratum_rate[0 if i < len(easy) else 1])
+            where.append(day)
+    result = cusum(wrong, p0, h=h)
+    return (None if result.first_alarm is None else where[result.first_alarm]), h
+
+
+def test_cusum_fires_on_a_shifted_sequence_at_the_known_first_alarm(reviewer, alarm_settings):
+    plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.75)
+    expected_day, h = _expected_first_alarm(days)
+    assert expected_day is not None  # the seeded shift is strong enough to cross
+    alarms_compute_quality(plan=plan, day=days[-1][0])
+    cusum_alarms = list(Alarm.objects.filter(kind="cusum").order_by("day"))
+    assert cusum_alarms, "the CUSUM should have crossed"
+    first = cusum_alarms[0]
+    assert first.day == expected_day
+    assert first.tier == "cheap" and first.level == "warn"
+    assert first.evidence["h"] == pytest.approx(h)
+    assert first.evidence["statistic"] >= h
+    assert first.evidence["drivers"], "the reviews that drove it are listed"
+    assert first.evidence["baseline_end"] == days[2][0].isoformat()
+    # No CUSUM alarm ever dates from the baseline period.
+    assert all(a.day > days[2][0] for a in cusum_alarms)
+
+
+def test_cusum_stays_quiet_in_control(reviewer, alarm_settings):
+    plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.30, seed=11)
+    expected_day, _ = _expected_first_alarm(days)
+    assert expected_day is None
+    alarms_compute_quality(plan=plan, day=days[-1][0])
+    assert not Alarm.objects.filter(kind="cusum").exists()
+
+
+def test_no_cusum_during_the_baseline(reviewer, alarm_settings):
+    plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.9, monitored_days=0)
+    alarms_compute_quality(plan=plan, day=days[-1][0])
+    assert not Alarm.objects.filter(kind="cusum").exists()
+
+
+def test_recompute_is_idempotent(reviewer, alarm_settings, django_capture_on_commit_callbacks):
+    # Targets as of the queues' plan version: below target uses the version a day was built from.
+    plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.75, targets={"cheap": 0.99})
+    with django_capture_on_commit_callbacks() as first_callbacks:
+        alarms_compute_quality_all(plan=plan)
+    before = sorted(Alarm.objects.values_list("plan_id", "tier", "kind", "day", "level"))
+    assert {k for _, _, k, _, _ in before} == {"cusum", "below_target"}
+    with django_capture_on_commit_callbacks() as second_callbacks:
+        alarms_compute_quality_all(plan=plan)
+        for day, _, _ in days:
+            alarms_compute_quality(plan=plan, day=day)
+    after = sorted(Alarm.objects.values_list("plan_id", "tier", "kind", "day", "level"))
+    assert after == before
+    # Only new alarms are notified: one callback each the first time, none the second.
+    assert len(first_callbacks) == len(before)
+    assert len(second_callbacks) == 0
+
+
+# --- drift --------------------------------------------------------------------------------------
+
+
+def _drift_source(n_reference: int = 3000):
+    from reviewapp.responses.models import ReferenceRecord, ReferenceSet, Source
+
+    source = Source.objects.create(name="drift-src")
+    reference = ReferenceSet.objects.create(name="drift-src", source=source)
+    rng = np.random.default_rng(1)
+    ReferenceRecord.objects.bulk_create(
+        [
+            ReferenceRecord(
+                reference_set=reference,
+                query=f"q{i}",
+                router_label="simple",
+                router_confidence=float(c),
+                content_hash=f"c{i}",
+            )
+            for i, c in enumerate(rng.beta(12, 2, n_reference))
+        ]
+    )
+    return source
+
+
+def _answers(source, day: dt.date, confidences, tier: str = "cheap", prefix: str = "") -> None:
+    from reviewapp.responses.models import Response
+
+    at = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
+    Response.objects.bulk_create(
+        [
+            Response(
+                source=source,
+                external_id=f"{prefix}{day}-{i}",
+                timestamp=at,
+                query="q",
+                response="a",
+                tier=tier,
+                router_label="simple",
+                router_confidence=float(c),
+                content_hash=f"{prefix}{i}",
+            )
+            for i, c in enumerate(confidences)
+        ]
+    )
+
+
+def test_drift_alarm_on_a_shifted_day_and_none_on_a_reference_like_day(alarm_settings):
+    source = _drift_source()
+    rng = np.random.default_rng(2)
+    quiet, shifted = START, START + dt.timedelta(days=1)
+    _answers(source, quiet, rng.beta(12, 2, 1500))
+    _answers(source, shifted, rng.beta(8, 3, 1500))
+    assert alarms_compute_drift(source=source, day=quiet) == []
+    raised = alarms_compute_drift(source=source, day=shifted)
+    kinds = {a.kind: a for a in raised}
+    assert set(kinds) == {"drift_psi", "drift_wasserstein"}
+    psi_alarm = kinds["drift_psi"]
+    assert psi_alarm.evidence["psi"] >= 0.10
+    assert psi_alarm.level == ("alert" if psi_alarm.evidence["psi"] >= 0.25 else "warn")
+    assert kinds["drift_wasserstein"].evidence["wasserstein_norm"] >= 0.1
+    assert psi_alarm.source == source and psi_alarm.plan is None and psi_alarm.tier == "cheap"
+    # Recomputing raises nothing new.
+    alarms_compute_drift(source=source, day=shifted)
+    assert Alarm.objects.count() == 2
+
+
+def test_drift_needs_enough_answers(alarm_settings):
+    source = _drift_source()
+    _answers(source, START, np.full(50, 0.2))
+    assert alarms_compute_drift(source=source, day=START) == []
+
+
+def test_ingest_computes_drift_for_the_days_it_wrote(
+    alarm_settings, django_capture_on_commit_callbacks
+):
+    from reviewapp.responses.readers import RawRecord
+    from reviewapp.responses.services import ingest_records
+
+    source = _drift_source()
+    rng = np.random.default_rng(5)
+    records = [
+        RawRecord(
+            line_number=i + 1,
+            data={
+                "id": f"x{i}",
+                "timestamp": "2025-03-02T08:00:00Z",
+                "query": "q",
+                "response": "a",
+                "tier": "cheap",
+                "router_label": "simple",
+                "router_confidence": float(c),
+            },
+        )
+        for i, c in enumerate(rng.beta(8, 3, 400))
+    ]
+    with django_capture_on_commit_callbacks() as callbacks:
+        ingest_records(source=source, kind="responses", records=records)
+    # Run the drift hook only (OOD scoring, the other hook, is tested with ingest).
+    drift_hooks = [
+        c
+        for c in callbacks
+        if "compute_drift_alarms_after_ingest" in (c.__code__.co_names + c.__code__.co_freevars)
+    ]
+    assert len(drift_hooks) == 1
+    drift_hooks[0]()
+    assert set(Alarm.objects.values_list("kind", "day")) >= {("drift_psi", dt.date(2025, 3, 2))}
+
+
+# --- the page, the API, permissions -------------------------------------------------------------
+
+
+@pytest.fixture
+def some_alarms(reviewer, alarm_settings):
+    plan = make_plan(name="plan-page", targets={"cheap": 0.95})
+    add_day(plan, START, [("cheap", "low", 1000, flags(40, 10))], reviewer=reviewer)
+    alarms_compute_quality(plan=plan, day=START)
+    source = _drift_source()
+    _answers(source, START, np.random.default_rng(3).beta(8, 3, 800), prefix="p")
+    alarms_compute_drift(source=source, day=START)
+    # An evidence value that would be markup if rendered as HTML.
+    Alarm.objects.filter(kind="drift_psi").update(
+        evidence={"reference_set": "<script>alert(1)</script>", "psi": 0.3}
+    )
+    return plan
+
+
+def test_anonymous_goes_to_login_and_outsiders_and_reviewers_get_403(
+    client, outsider, reviewer, some_alarms
+):
+    response = client.get("/reports/alarms/")
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    for user in (outsider, reviewer):
+        client.force_login(user)
+        assert client.get("/reports/alarms/").status_code == 403
+
+
+def test_viewer_reads_and_downloads_but_cannot_change(client, viewer, some_alarms):
+    client.force_login(viewer)
+    page = client.get("/reports/alarms/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Below target" in text and "is below the target 95.0 %" in text
+    assert "<script>alert(1)</script>" not in text and "&lt;script&gt;" in text
+    assert "Acknowledge</button>" not in text
+    alarm = Alarm.objects.get(kind="below_target")
+    assert client.post(f"/reports/alarms/{alarm.pk}/acknowledge/").status_code == 403
+    assert client.post(f"/reports/alarms/{alarm.pk}/close/").status_code == 403
+    assert client.post("/reports/alarms/recompute/", {"plan": "plan-page"}).status_code == 403
+    alarm.refresh_from_db()
+    assert alarm.status == "open"
+    # CSV: the same rows as the page's table.
+    download = client.get("/reports/alarms/?format=csv")
+    assert download.status_code == 200
+    rows = list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode("utf-8-sig"))))
+    assert rows[0][0].startswith("# Longtail alarms")
+    assert rows[1][0] == "Day of data"
+    assert len(rows) - 2 == Alarm.objects.count() == len(page.context["rows"])
+    assert [r[6] for r in rows[2:]] == [r["cells"][6] for r in page.context["rows"]]
+
+
+def test_filters_by_plan_and_status(client, qa_lead, some_alarms):
+    client.force_login(qa_lead)
+    page = client.get(
+        "/reports/alarms/", {"plan": "plan-page", "status": "all", "kind": "below_target"}
+    )
+    assert [r["alarm"].kind for r in page.context["rows"]] == ["below_target"]
+
+
+def test_qa_lead_acknowledges_then_closes(client, qa_lead, some_alarms):
+    client.force_login(qa_lead)
+    alarm = Alarm.objects.get(kind="below_target")
+    assert "Acknowledge</button>" in client.get("/reports/alarms/").content.decode()
+    response = client.post(f"/reports/alarms/{alarm.pk}/acknowledge/")
+    assert response.status_code == 302
+    alarm.refresh_from_db()
+    assert alarm.status == "acknowledged" and alarm.acknowledged_by == qa_lead
+    client.post(f"/reports/alarms/{alarm.pk}/close/")
+    alarm.refresh_from_db()
+    assert alarm.status == "closed" and alarm.closed_at is not None
+    # Closed alarms leave the default (active) view but stay in "all".
+    assert alarm.pk not in [r["alarm"].pk for r in client.get("/reports/alarms/").context["rows"]]
+    rows = client.get("/reports/alarms/", {"status": "all"}).context["rows"]
+    assert alarm.pk in [r["alarm"].pk for r in rows]
+    # A recompute neither reopens nor duplicates it.
+    assert client.post("/reports/alarms/recompute/", {"plan": "plan-page"}).status_code == 302
+    alarm.refresh_from_db()
+    assert alarm.status == "closed"
+    assert Alarm.objects.filter(kind="below_target").count() == 1
+
+
+def test_api_lists_alarms_for_staff_readers_only(api_client, viewer, outsider, some_alarms):
+    assert api_client.get("/api/v1/alarms/").status_code == 401
+    api_client.force_authenticate(outsider)
+    assert api_client.get("/api/v1/alarms/").status_code == 403
+    api_client.force_authenticate(viewer)
+    body = api_client.get("/api/v1/alarms/", {"plan": "plan-page"}).json()
+    kinds = sorted(a["kind"] for a in body["results"])
+    assert kinds == ["below_target"]  # the drift source is not one of this plan's sources
+    first = body["results"][0]
+    assert first["plan"] == "plan-page" and first["tier"] == "cheap"
+    assert first["evidence"]["target"] == 0.95 and "below the target" in first["summary"]
+    assert api_client.get("/api/v1/alarms/", {"status": "nonsense"}).status_code == 400
