@@ -13,6 +13,8 @@ References:
   §7.1 (difference/regression estimator with a known auxiliary mean).
 * Lohr, S. L. (2022). *Sampling: Design and Analysis*, 3rd ed. §3.2.
 * Kish, L. (1965). *Survey Sampling* (effective sample size (Σw)²/Σw²).
+* Hansen, M. H., Hurwitz, W. N., Madow, W. G. (1953). *Sample Survey Methods and Theory*
+  (collapsed strata for strata that cannot estimate their own variance).
 * Lumley, T. R package ``survey``: ``svyciprop(method = "wilson" | "beta")``.
 * Korn, E. L., Graubard, B. I. (1998). Confidence intervals for proportions with small
   expected number of positive counts estimated from survey data. *Survey Methodology* 24.
@@ -40,6 +42,7 @@ __all__ = [
     "beta_posterior_mean",
     "beta_posterior_variance",
     "IntervalMethod",
+    "VarianceFloor",
     "kish_effective_n",
     "korn_graubard_interval",
     "normal_quantile",
@@ -52,6 +55,8 @@ __all__ = [
 ]
 
 IntervalMethod = Literal["wilson", "korn-graubard"]
+#: How :func:`stratified_estimate` guards against s_h² = 0 (see its docstring).
+VarianceFloor = Literal["pooled", "stratum", "none"]
 FloatArray = npt.NDArray[np.float64]
 
 #: Per-item variance used for a stratum with a single review, where s_h² is undefined: the
@@ -117,6 +122,50 @@ def _variance_floor(nh: npt.NDArray[np.int64], mean: FloatArray) -> FloatArray:
     """Per-stratum floor on s_h²: E[p(1−p)] under Beta(1 + Σy, 1 + n_h − Σy)."""
     x = np.where(nh > 0, mean * nh, 0.0)
     return beta_posterior_variance(x, np.maximum(nh - x, 0.0))
+
+
+def _floor_mode(variance_floor: bool | VarianceFloor) -> VarianceFloor:
+    if variance_floor is True:
+        return "pooled"
+    if variance_floor is False:
+        return "none"
+    if variance_floor not in ("pooled", "stratum", "none"):
+        raise ValueError(f"unknown variance_floor {variance_floor!r}")
+    return variance_floor
+
+
+def _floor_zero_variance(
+    nh: npt.NDArray[np.int64],
+    mean: FloatArray,
+    s2: FloatArray,
+    active: npt.NDArray[np.bool_],
+    mode: VarianceFloor,
+) -> FloatArray:
+    """Apply the variance floor of :func:`stratified_estimate` to s_h² (see its docstring).
+
+    ``"pooled"``: only strata of ``active`` with n_h ≥ 2 and s_h² = 0 are touched; those with
+    p̂_h = 1 form one collapsed group G₁ and get E[p(1−p)] under Beta(1 + n_G₁, 1), n_G₁ the
+    group's total reviews (those with p̂_h = 0 likewise under Beta(1, 1 + n_G₀)); a
+    zero-variance stratum with a fractional constant score keeps its own Beta posterior.
+    ``"stratum"``: s_h² ← max(s_h², E[p(1−p)] under the stratum's own Beta posterior).
+    ``"none"``: the textbook s_h².
+    """
+    if mode == "none":
+        return s2
+    if mode == "stratum":
+        return np.maximum(s2, _variance_floor(nh, mean))
+    out = s2.copy()
+    zero = active & (nh >= 2) & (s2 <= 1e-12)
+    ones = zero & (mean >= 1.0 - 1e-12)
+    zeros = zero & (mean <= 1e-12)
+    other = zero & ~ones & ~zeros
+    if ones.any():
+        out[ones] = beta_posterior_variance(float(nh[ones].sum()), 0.0)
+    if zeros.any():
+        out[zeros] = beta_posterior_variance(0.0, float(nh[zeros].sum()))
+    if other.any():
+        out[other] = _variance_floor(nh[other], mean[other])
+    return out
 
 
 def stratified_variance(
@@ -278,8 +327,8 @@ def _finish(
     stratum_estimate: FloatArray,
     confidence: float,
     method: str,
+    interval: IntervalMethod = "wilson",
     df_lost: int = 0,
-    wald: bool = False,
     stratum_lambda: FloatArray | None = None,
 ) -> Estimate:
     n = int(nh[covered].sum())
@@ -295,10 +344,7 @@ def _finish(
         p = float("nan")
     elif V > 0:
         n_star = p * (1.0 - p) / V if 0.0 < p < 1.0 else kish
-        if wald:
-            half = t_quantile(confidence, df) * np.sqrt(V)
-            lo, hi = max(0.0, p - half), min(1.0, p + half)
-        elif method == "wilson":
+        if interval == "wilson":
             lo, hi = wilson_interval(p, n_star, confidence, df)
         else:
             lo, hi = korn_graubard_interval(p, n_star, n, df, confidence)
@@ -306,7 +352,7 @@ def _finish(
         lo, hi, n_star = p, p, float("inf")
     else:  # V̂ = 0 from a sample (p̂ = 0 or 1, or constant strata): Kish size instead of n*
         n_star = kish
-        if method == "korn-graubard":
+        if interval == "korn-graubard":
             lo, hi = korn_graubard_interval(p, n_star, n, df, confidence)
         else:
             lo, hi = wilson_interval(p, n_star, confidence, df)
@@ -344,7 +390,7 @@ def stratified_estimate(
     domain: npt.ArrayLike | None = None,
     confidence: float = 0.95,
     method: IntervalMethod = "wilson",
-    variance_floor: bool = True,
+    variance_floor: bool | VarianceFloor = True,
 ) -> Estimate:
     """Stratified (Horvitz–Thompson ratio) estimate of a domain's mean score, with interval.
 
@@ -362,13 +408,26 @@ def stratified_estimate(
       (N_d is their total) and ``uncovered_share`` reports the population left out;
     * a stratum with one review has no s_h²: :data:`SINGLE_REVIEW_VARIANCE` (0.25, the
       maximum for scores in [0, 1]) is used, which is conservative;
-    * ``variance_floor`` (default on): s_h² is replaced by max(s_h², E[p(1−p)]) under the
-      Beta(1 + Σy, 1 + n_h − Σy) posterior. Without it, a large stratum with few reviews and
-      accuracy near 1 often shows s_h² = 0 (40/40 correct happens 13 % of the time at
-      p = 0.95) and the interval collapses: in tests/sampling a design with a dominant
-      p = 0.95 stratum reviewed 40 times covered 85 % instead of 95 %; with the floor, 97–98 %.
-      The floor only binds near p̂_h ∈ {0, 1} (for 8/10 it is 0.173 < s² = 0.178). Turn it
-      off for the textbook (unbiased) V̂;
+    * ``variance_floor`` (default ``True`` = ``"pooled"``): a guard against s_h² = 0 that
+      keeps the textbook s_h² wherever it is positive. A stratum with n_h ≥ 2 reviews that
+      are all correct (p̂_h = 1; likewise all wrong) has s_h² = 0 although its p is almost
+      surely not exactly 1; when such a stratum dominates the domain the interval collapses
+      (tests/sampling: a dominant p = 0.95 stratum reviewed 40 times shows 40/40 13 % of the
+      time, and the textbook interval covers 85 %). Such strata are *collapsed* into one
+      group G (the collapsed-strata idea: strata that cannot estimate their own variance are
+      pooled; Hansen, Hurwitz & Madow 1953; Cochran 1977 ch. 5A) and each gets DESIGN.md's
+      floor
+      E[p(1−p)] = ab/((a+b)(a+b+1)) under the group's Beta(1 + n_G, 1) posterior, n_G = Σ_G n_h
+      (Beta(1, 1 + n_G) for all-wrong strata). A lone dominant 40/40 stratum gets
+      41/(42·43) = 0.0227 and the interval covers again (97.6 % over 20,000 replications, the
+      same as the per-stratum floor); 18 strata of 17/17 share n_G = 306 and get 0.0032, so a
+      domain of many small near-perfect strata keeps the (unbiased) textbook V̂: the zeros
+      there are the unbiased s_h² of the strata that happened to see no error, and flooring
+      each of them at ≈ p(1−p) inflated V̂ by ~40 % (98.4 % coverage on the capable tier of
+      docs/efficiency.md; 94.9 % with the pooled floor). ``"stratum"`` is the earlier rule,
+      s_h² ← max(s_h², E[p(1−p)] under the stratum's own Beta(1 + Σy, 1 + n_h − Σy)), which
+      also raises s_h² of 16/17 (0.059 → 0.090) and is conservative; ``False``/``"none"`` is
+      the textbook (unbiased) V̂;
     * interval ``"wilson"``: Wilson on n* = p̂(1 − p̂)/V̂ with a t quantile on df = n − H
       (svyciprop method "wilson"); ``"korn-graubard"``: svyciprop method "beta". When V̂ = 0
       (p̂ = 0 or 1), n* is replaced by the Kish size (Σw)²/Σw²; when every covered stratum
@@ -383,8 +442,7 @@ def stratified_estimate(
     covered = dom & (nh > 0)
     if np.any(nh[covered] > Nh[covered]):
         raise ValueError("a stratum has more reviews than items: reduce to one score per item")
-    if variance_floor:
-        s2 = np.maximum(s2, _variance_floor(nh, mean))
+    s2 = _floor_zero_variance(nh, mean, s2, covered, _floor_mode(variance_floor))
     s2 = np.where(nh == 1, SINGLE_REVIEW_VARIANCE, s2)
     if covered.any():
         W = Nh[covered] / Nh[covered].sum()
@@ -402,6 +460,7 @@ def stratified_estimate(
         stratum_estimate=np.where(dom, mean, np.nan),
         confidence=confidence,
         method=method,
+        interval=method,
     )
 
 
@@ -414,8 +473,11 @@ def ppi_estimate(
     *,
     domain: npt.ArrayLike | None = None,
     confidence: float = 0.95,
+    interval: IntervalMethod = "wilson",
+    variance_floor: bool | VarianceFloor = True,
+    tuning: Literal["domain", "stratum"] = "domain",
 ) -> Estimate:
-    """Stratified prediction-powered estimate (PPI++ with per-stratum λ) of a domain's accuracy.
+    """Stratified prediction-powered estimate (PPI++ with a tuned λ) of a domain's accuracy.
 
     ``auto_mean[h]`` is the mean automatic-judge score f over *all* N_h items of stratum h;
     reviewed items carry their human score Y and their judge score f. Per stratum:
@@ -425,19 +487,42 @@ def ppi_estimate(
     combined as θ̂ = Σ_h W_h·θ̂_h, W_h = N_h/N_d (Fisch et al. 2024's stratified PPI). Because
     F̄_h is the mean over the whole stratum population (reviewed items included), this is the
     survey difference estimator (Cochran 1977 §7.1): design-unbiased for any fixed λ, with
-    variance (1 − n_h/N_h)·S²(Y − λf)/n_h, minimised by λ_h = cov(Y, f)/var(f). That is
-    PPI++'s λ = cov/((1 + n/N)·var f) (Angelopoulos et al. 2023) without the (1 + n/N) term,
-    which comes from treating the unlabelled items as an independent sample. λ_h is
-    estimated from the stratum's reviews and clipped to [0, 1], so a useless judge (λ → 0)
-    gives back the stratified estimate and a good one shrinks the residual variance.
+    variance (1 − n_h/N_h)·S²(Y − λf)/n_h. λ is clipped to [0, 1], so a useless judge
+    (λ → 0) gives back the stratified estimate and a good one shrinks the residual variance.
+
+    ``tuning="domain"`` (default): one λ for the domain, the minimiser of the estimated
+    variance Σ_h a_h·(s²_y,h − 2λ·c_h + λ²·s²_f,h), a_h = W_h²(1 − n_h/N_h)/n_h, i.e.
+    λ = Σ a_h·c_h / Σ a_h·s²_f,h (c_h = cov(Y, f) in stratum h) — PPI++'s power tuning
+    (Angelopoulos et al. 2023) applied to the stratified estimator's variance.
+    ``tuning="stratum"``: λ_h = c_h/s²_f,h per stratum (Fisch et al. 2024; PPI++'s
+    cov/((1 + n/N)·var f) without the (1 + n/N) term, which comes from treating the
+    unlabelled items as an independent sample), fitted with n_h ≥ 3 and s²_f,h > 0. Why the
+    default is one λ: a fitted λ minimises the *sample* residual variance, so V̂ is
+    optimistic by about the sampling variance of λ̂; per stratum, with ~17 reviews and at
+    most one or two errors (the efficiency study's capable tier), that optimism is large —
+    91.6 % coverage there with per-stratum λ, 94.6 % with one λ (docs/efficiency.md). Where
+    one stratum dominates and has few errors even the domain λ̂ is noisy: in
+    tests/sampling (n_h = 60, dominant stratum at p = 0.92, good judge) coverage is 91 % with
+    λ̂ against 95 % with λ fixed at its population value; cross-fitting λ̂ would be the next
+    step.
 
     Variance: V̂ = Σ_h W_h²·(1 − n_h/N_h)·s²_e,h/n_h, s²_e,h the residual variance with
-    divisor n_h − 2 when λ_h was fitted (> 0), n_h − 1 otherwise (Cochran's regression
-    estimator); where λ_h = 0 the variance floor of :func:`stratified_estimate` applies.
-    λ_h is fitted only with n_h ≥ 3 and var(f) > 0; a single-review stratum
-    uses :data:`SINGLE_REVIEW_VARIANCE`; strata without review are uncovered, as in
-    :func:`stratified_estimate`. Interval: θ̂ ± t_{df}·√V̂, df = n − H − (number of fitted λ),
-    clipped to [0, 1] (the point estimate too). Assumes the judge is applied identically to
+    divisor n_h − 2 where a per-stratum λ_h > 0 was fitted, n_h − 1 otherwise (Cochran's
+    regression estimator). Where a stratum's reviews are constant (s²_y,h = 0, hence
+    c_h = 0), s²_e,h = λ²·s²_f,h plus the ``variance_floor`` of :func:`stratified_estimate`
+    for the s²_y part (pooled over such strata by default; with λ = 0 the stratum is exactly
+    the stratified one). A single-review stratum uses :data:`SINGLE_REVIEW_VARIANCE`; strata
+    without review are uncovered, as in :func:`stratified_estimate`.
+
+    Interval: the same construction as :func:`stratified_estimate`, so widths compare like
+    with like: Wilson on the design-based effective size n* = θ̂(1 − θ̂)/V̂ with a t quantile
+    on df = n − H − (number of fitted λ > 0) (``interval="korn-graubard"`` for the
+    conservative option; the Kish size where n* is undefined: V̂ = 0 or θ̂ ∈ {0, 1}); θ̂ is
+    clipped to [0, 1]. Wilson's interval treats the estimate as a proportion measured with
+    the precision of n* Bernoulli trials (Franco et al. 2019's argument for complex samples);
+    it differs from the t (Wald) interval used before mainly near 0 and 1, where it is
+    asymmetric, and with the same construction on both sides the PPI / stratified width
+    ratio measures the variance reduction alone. Assumes the judge is applied identically to
     reviewed and unreviewed items.
     """
     Nh, codes, y, dom = _validate_reviews(N, stratum, scores, domain)
@@ -464,10 +549,27 @@ def ppi_estimate(
     with np.errstate(divide="ignore", invalid="ignore"):
         cross = np.bincount(codes, weights=(y - ybar[codes]) * (f - fbar[codes]), minlength=H)
         cov_yf = np.where(nh > 1, cross / (nh - 1), np.nan)
+    if tuning == "stratum":
         fit = covered & (nh >= 3) & (s2f > 0)
-        lam = np.where(fit, np.clip(cov_yf / s2f, 0.0, 1.0), 0.0)
-    lam = np.where(np.isfinite(lam), lam, 0.0)
-    fitted = fit & (lam > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lam = np.where(fit, np.clip(cov_yf / s2f, 0.0, 1.0), 0.0)
+        lam = np.where(np.isfinite(lam), lam, 0.0)
+        fitted = fit & (lam > 0)
+        n_fitted = int(fitted.sum())
+    elif tuning == "domain":
+        use = covered & (nh >= 2)
+        a = np.zeros(H)
+        if use.any():
+            Wc = Nh[use] / Nh[covered].sum()
+            a[use] = Wc**2 * np.clip(1.0 - nh[use] / Nh[use], 0.0, 1.0) / nh[use]
+        num = float(np.sum(a[use] * cov_yf[use]))
+        den = float(np.sum(a[use] * s2f[use]))
+        lam_d = float(np.clip(num / den, 0.0, 1.0)) if den > 0 else 0.0
+        lam = np.where(covered, lam_d, 0.0)
+        fitted = np.zeros(H, dtype=bool)  # no stratum loses a df of its own
+        n_fitted = int(lam_d > 0)
+    else:
+        raise ValueError(f"unknown tuning {tuning!r}")
 
     e = y - lam[codes] * f
     _, ebar, _ = _stratum_moments(codes, e, H)
@@ -475,8 +577,10 @@ def ppi_estimate(
     ddof = np.where(fitted, 2, 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         s2e = np.where(nh > ddof, dev2 / (nh - ddof), np.nan)
-    # Where the judge is not used (λ = 0) the stratum is the stratified one: same floor.
-    s2e = np.where(fitted, s2e, np.maximum(s2e, _variance_floor(nh, ybar)))
+    # s²_e = s²_y − 2λ·cov + λ²·s²_f: where the reviews are constant (s²_y = 0, cov = 0) the
+    # s²_y part gets the floor of stratified_estimate (λ = 0: exactly the stratified one).
+    y_floor = _floor_zero_variance(nh, ybar, s2y, covered, _floor_mode(variance_floor))
+    s2e = np.where(covered & (nh >= 2) & (s2y <= 1e-12), s2e + y_floor, s2e)
     s2e = np.where(nh == 1, SINGLE_REVIEW_VARIANCE, s2e)
 
     theta = np.where(covered, lam * Fbar + ebar, np.nan)
@@ -496,8 +600,8 @@ def ppi_estimate(
         stratum_estimate=theta.astype(np.float64),
         confidence=confidence,
         method="ppi",
-        df_lost=int(fitted.sum()),
-        wald=True,
+        interval=interval,
+        df_lost=n_fitted,
         stratum_lambda=np.where(covered, lam, np.nan).astype(np.float64),
     )
 
