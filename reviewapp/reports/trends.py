@@ -34,6 +34,7 @@ from sampling.drift import PSI_ALERT, PSI_WARN, drift
 from sampling.estimate import wilson_interval
 
 from .exports import Table
+from .models import Alarm
 from .selectors import domain_estimate, report_data
 from .tables import num, pct
 
@@ -124,12 +125,7 @@ def alarm_days(
     *, plan: Plan, start: dt.date, end: dt.date, drift: bool = False
 ) -> list[tuple[str, dt.date]]:
     """(tier, day) of the alarms of the window: quality alarms of the plan, or with
-    `drift=True` drift alarms of the plan's sources. Empty while the alarms model (built by the
-    alarms part of the reports app) is not there."""
-    try:
-        from reviewapp.reports.models import Alarm  # type: ignore[attr-defined]
-    except ImportError:
-        return []
+    `drift=True` drift alarms of the plan's sources (reviewapp.reports.models.Alarm)."""
     if drift:
         alarms = Alarm.objects.filter(
             kind__in=Alarm.DRIFT_KINDS, source_id__in=_plan_source_ids(plan)
@@ -223,8 +219,8 @@ def feedback_series(*, plan: Plan, start: dt.date, end: dt.date) -> list[Feedbac
         n = answers[(tier, day)]
         if n <= 0:
             continue
-        down = counts[(tier, day, FeedbackEvent.Kind.THUMBS_DOWN)]
-        handoff = counts[(tier, day, FeedbackEvent.Kind.HANDOFF)]
+        down = counts[(tier, day, "thumbs_down")]
+        handoff = counts[(tier, day, "handoff")]
         d_rate, d_low, d_high = _per_1000(down, n)
         h_rate, h_low, h_high = _per_1000(handoff, n)
         rows.append(

@@ -41,9 +41,7 @@ class TrendsForm(ReportForm):
     period = forms.ChoiceField(choices=[("day", "Daily"), ("week", "Weekly (ISO)")])
 
     @classmethod
-    def for_request(  # type: ignore[override]
-        cls, query: Any, *, plans: list[Plan], with_by: bool = False
-    ) -> ReportForm:
+    def for_request(cls, query: Any, *, plans: list[Plan], with_by: bool = False) -> ReportForm:
         data = {k: query.get(k) for k in ("plan", "start", "end", "method") if query.get(k)}
         if not ("start" in data and "end" in data):
             chosen = next((p for p in plans if p.name == data.get("plan")), None)
@@ -159,5 +157,5 @@ def drift_day(request: HttpRequest) -> HttpResponse:
         ),
         "back_query": _query(form),
     }
-    template = f"{DRIFT_TEMPLATE}#histogram" if request.htmx else DRIFT_TEMPLATE  # type: ignore[attr-defined]
+    template = f"{DRIFT_TEMPLATE}#histogram" if request.htmx else DRIFT_TEMPLATE
     return render(request, template, context)
