@@ -24,7 +24,7 @@ below the target (the whole interval is under it), so a wide interval never rais
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -32,8 +32,10 @@ import numpy.typing as npt
 __all__ = [
     "CusumCalibration",
     "CusumResult",
+    "FalseAlarmCalibration",
     "below_target",
     "calibrate_h",
+    "calibrate_h_for_false_alarms",
     "cusum",
     "cusum_weights",
     "run_lengths",
@@ -56,12 +58,19 @@ def cusum_weights(wrong: npt.ArrayLike, p0: npt.ArrayLike, odds_ratio: float = 2
 
 @dataclass(frozen=True)
 class CusumResult:
-    """The chart path S_1..S_n, the weights, and the index of the first alarm (or None)."""
+    """The chart path S_1..S_n, the weights, the first alarm (or None) and every alarm.
+
+    ``alarms`` holds the 0-based review indices of all alarms: with ``restart`` each review
+    at which S_t ≥ h (the chart then restarts at 0); without it, each review at which the
+    path crosses h from below (S_{t−1} < h ≤ S_t), i.e. the start of each alarm episode.
+    """
 
     statistic: F64
     weights: F64
     h: float | None
     first_alarm: int | None
+    alarms: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    restart: bool = False
 
 
 def cusum(
@@ -70,30 +79,77 @@ def cusum(
     *,
     odds_ratio: float = 2.0,
     h: float | None = None,
+    restart: bool = False,
 ) -> CusumResult:
     """Run the risk-adjusted Bernoulli CUSUM over reviewed items in review order.
 
     ``wrong`` (bool/0-1) and ``p0`` (baseline error rate per item) have one entry per review.
-    The path is not reset after an alarm; ``first_alarm`` is the 0-based index of the first
-    review with S_t ≥ h.
+    ``first_alarm`` is the 0-based index of the first review with S_t ≥ h.
+
+    ``restart=False`` (the default, as before): the path is never reset, so after a shift it
+    stays above h and ``alarms`` lists the up-crossings of h. ``restart=True`` (needs h): after
+    each alarm the chart restarts at S = 0 (the usual practice once an alarm has been
+    investigated; Steiner et al. 2000 §2), ``statistic`` records S_t before the reset, and
+    ``alarms`` lists every review that raised one — the count to compare with a false-alarm
+    budget per period (:func:`calibrate_h_for_false_alarms`).
     """
+    if restart and h is None:
+        raise ValueError("restart=True needs a threshold h")
     w = cusum_weights(wrong, p0, odds_ratio)
     s = np.empty_like(w)
     acc = 0.0
-    for i, wi in enumerate(w.tolist()):
-        acc = max(0.0, acc + wi)
-        s[i] = acc
-    first: int | None = None
-    if h is not None:
-        hits = np.flatnonzero(s >= h)
-        first = int(hits[0]) if len(hits) else None
-    return CusumResult(statistic=s, weights=w, h=h, first_alarm=first)
+    if restart and h is not None:
+        hits: list[int] = []
+        for i, wi in enumerate(w.tolist()):
+            acc = max(0.0, acc + wi)
+            s[i] = acc
+            if acc >= h:
+                hits.append(i)
+                acc = 0.0
+        alarms = np.asarray(hits, dtype=np.int64)
+    else:
+        for i, wi in enumerate(w.tolist()):
+            acc = max(0.0, acc + wi)
+            s[i] = acc
+        if h is None:
+            alarms = np.zeros(0, dtype=np.int64)
+        else:
+            above = s >= h
+            alarms = np.flatnonzero(above & ~np.r_[False, above[:-1]]).astype(np.int64)
+    first = int(alarms[0]) if alarms.size else None
+    return CusumResult(
+        statistic=s, weights=w, h=h, first_alarm=first, alarms=alarms, restart=restart
+    )
+
+
+def _check_pool(p0: npt.ArrayLike) -> F64:
+    pool = np.asarray(p0, dtype=np.float64).ravel()
+    if len(pool) == 0 or np.any((pool <= 0) | (pool >= 1)):
+        raise ValueError("p0 must be non-empty with values strictly between 0 and 1")
+    return pool
+
+
+def _in_control_weights(
+    pool: F64, odds_ratio: float, runs: int, length: int, rng: np.random.Generator
+) -> F64:
+    """(runs × length) in-control CUSUM weights: p0 drawn from ``pool``, X ~ Bernoulli(p0)."""
+    p = pool[rng.integers(0, len(pool), (runs, length))]
+    x = rng.random((runs, length)) < p
+    return cusum_weights(x, p, odds_ratio)
+
+
+def _chunk_runs(length: int, max_bytes: int) -> int:
+    """Runs per chunk so that a (runs × length) float64 block stays under ``max_bytes``."""
+    return max(1, int(max_bytes // (8 * max(length, 1))))
 
 
 def _running_max_paths(
     p0_pool: F64, odds_ratio: float, n_runs: int, length: int, rng: np.random.Generator
 ) -> F64:
-    """(n_runs × length) running maxima of in-control CUSUM paths (p0 resampled from pool)."""
+    """(n_runs × length) running maxima of in-control CUSUM paths (p0 resampled from pool).
+
+    Kept for tests and small studies: it holds the whole array; :func:`calibrate_h` does not.
+    """
     s = np.zeros(n_runs)
     best = np.zeros(n_runs)
     out = np.empty((n_runs, length))
@@ -119,6 +175,65 @@ def run_lengths(running_max: F64, h: float) -> npt.NDArray[np.int64]:
 
 
 @dataclass(frozen=True)
+class _Records:
+    """Running-maximum records of in-control paths: for path k, the 1-based times at which
+    its running maximum rose and the new maxima (increasing within a path)."""
+
+    run: npt.NDArray[np.int64]
+    time: npt.NDArray[np.int64]
+    value: F64
+    n_runs: int
+    length: int
+
+    def run_lengths(self, h: float) -> npt.NDArray[np.int64]:
+        rl = np.full(self.n_runs, self.length, dtype=np.int64)
+        hit = self.value >= h
+        np.minimum.at(rl, self.run[hit], self.time[hit])
+        return rl
+
+    def censored_share(self, h: float) -> float:
+        crossed = np.zeros(self.n_runs, dtype=bool)
+        crossed[self.run[self.value >= h]] = True
+        return float(1.0 - crossed.mean())
+
+
+def _records(
+    pool: F64, odds_ratio: float, n_runs: int, length: int, seed: int, max_bytes: int
+) -> _Records:
+    """Simulate in-control paths in chunks of runs, keeping only running-maximum records.
+
+    Memory: one (chunk × length) block at a time plus the records (a few per path and unit
+    of h), instead of the (n_runs × length) array of :func:`_running_max_paths`.
+    """
+    rng = np.random.default_rng(seed)
+    chunk = _chunk_runs(length, max_bytes)
+    runs, times, values = [], [], []
+    for start in range(0, n_runs, chunk):
+        k = min(chunk, n_runs - start)
+        w = _in_control_weights(pool, odds_ratio, k, length, rng)
+        acc = np.zeros(k)
+        for t in range(length):  # the CUSUM recursion, in place over the block
+            acc = np.maximum(0.0, acc + w[:, t])
+            w[:, t] = acc
+        np.maximum.accumulate(w, axis=1, out=w)
+        rises = np.empty((k, length), dtype=bool)
+        rises[:, 0] = w[:, 0] > 0
+        np.greater(w[:, 1:], w[:, :-1], out=rises[:, 1:])
+        r, t_idx = np.nonzero(rises)
+        runs.append(r + start)
+        times.append(t_idx + 1)
+        values.append(w[r, t_idx])
+        del w, rises
+    return _Records(
+        run=np.concatenate(runs).astype(np.int64),
+        time=np.concatenate(times).astype(np.int64),
+        value=np.concatenate(values),
+        n_runs=n_runs,
+        length=length,
+    )
+
+
+@dataclass(frozen=True)
 class CusumCalibration:
     """Threshold h and the in-control ARL measured for it on the calibration runs."""
 
@@ -138,6 +253,7 @@ def calibrate_h(
     n_runs: int = 2000,
     horizon: int | None = None,
     seed: int = 0,
+    max_bytes: int = 64 * 2**20,
 ) -> CusumCalibration:
     """Find h whose simulated in-control average run length is ``target_arl`` reviews.
 
@@ -148,16 +264,18 @@ def calibrate_h(
     (default 8 × target, censoring probability ≈ e^-8 for a geometric-like run length);
     censored runs count as ``horizon``, biasing the ARL slightly downwards (h slightly up:
     conservative). Monte Carlo standard error of the ARL ≈ ARL/√n_runs.
+
+    Memory is bounded: runs are simulated in chunks of at most ``max_bytes`` (64 MiB) and
+    only each path's running-maximum records (times and values at which max_{s≤t} S_s rose)
+    are kept — the run length for any h is the first record ≥ h — so an ARL of a quarter
+    (tens of thousands of reviews) no longer needs runs × horizon floats.
     """
-    pool = np.asarray(p0, dtype=np.float64).ravel()
-    if len(pool) == 0 or np.any((pool <= 0) | (pool >= 1)):
-        raise ValueError("p0 must be non-empty with values strictly between 0 and 1")
+    pool = _check_pool(p0)
     length = int(horizon if horizon is not None else 8 * target_arl)
-    rng = np.random.default_rng(seed)
-    paths = _running_max_paths(pool, odds_ratio, n_runs, length, rng)
+    rec = _records(pool, odds_ratio, n_runs, length, seed, max_bytes)
 
     def arl(h: float) -> float:
-        return float(run_lengths(paths, h).mean())
+        return float(rec.run_lengths(h).mean())
 
     lo, hi = 0.0, 1.0
     while arl(hi) < target_arl and hi < 1e3:
@@ -169,14 +287,119 @@ def calibrate_h(
         else:
             hi = mid
     h = hi
-    rl = run_lengths(paths, h)
     return CusumCalibration(
         h=h,
-        arl=float(rl.mean()),
+        arl=arl(h),
         target_arl=target_arl,
         odds_ratio=odds_ratio,
         n_runs=n_runs,
-        censored_share=float(np.mean(paths[:, -1] < h)),
+        censored_share=rec.censored_share(h),
+    )
+
+
+@dataclass(frozen=True)
+class FalseAlarmCalibration:
+    """Threshold h for "≤ ``max_alarms`` false alarms per period in ``share`` of periods",
+    with what the calibration runs measured at that h."""
+
+    h: float
+    share: float
+    target_share: float
+    max_alarms: int
+    mean_alarms: float
+    reviews_per_period: int
+    odds_ratio: float
+    n_runs: int
+
+
+def _count_alarms(w: F64, h: F64) -> npt.NDArray[np.int64]:
+    """Alarms per row of weights ``w`` for the restarting CUSUM with per-row threshold h."""
+    acc = np.zeros(w.shape[0])
+    count = np.zeros(w.shape[0], dtype=np.int64)
+    for t in range(w.shape[1]):
+        acc += w[:, t]
+        np.maximum(acc, 0.0, out=acc)
+        hit = acc >= h
+        count += hit
+        acc[hit] = 0.0
+    return count
+
+
+def calibrate_h_for_false_alarms(
+    p0_per_review: npt.ArrayLike,
+    reviews_per_period: float,
+    max_alarms: int = 1,
+    share: float = 0.95,
+    *,
+    odds_ratio: float = 2.0,
+    n_runs: int = 1000,
+    seed: int = 0,
+    tol: float = 1e-3,
+    max_bytes: int = 64 * 2**20,
+) -> FalseAlarmCalibration:
+    """Smallest h with at most ``max_alarms`` false alarms per period in ``share`` of periods.
+
+    The target DESIGN.md's issue asks for ("≤ 1 false alarm per quarter in 95 % of stable
+    runs") is about alarms per period of a restarting chart, which an ARL does not pin down
+    (run lengths are far from geometric over a quarter). Each simulated period is
+    ``reviews_per_period`` in-control reviews (p0 drawn with replacement from
+    ``p0_per_review``, X ~ Bernoulli(p0)), the chart starting at 0 and restarting after each
+    alarm (:func:`cusum` with ``restart=True``).
+
+    Exactness: with the same weights, the number of alarms of the restarting chart is
+    non-increasing in h (every interval between two consecutive alarms at h₂ contains an alarm
+    at any h₁ < h₂: if S reaches h₂ from some start s, the h₁-chart, restarted or not, has
+    reached h₁ by then). So each run has a threshold h*_k = the smallest h with ≤ max_alarms
+    alarms, found by bisection to ``tol`` on that run's own weights (vectorised over runs),
+    and h is the ``share`` quantile (upper, "higher" method) of the h*_k. Runs are simulated
+    in chunks of at most ``max_bytes``; nothing of size runs × reviews is kept. Monte Carlo
+    error of the achieved share ≈ √(share(1−share)/n_runs) (0.7 points for 1,000 runs).
+    """
+    pool = _check_pool(p0_per_review)
+    if not 0.0 < share < 1.0:
+        raise ValueError("share must lie in (0, 1)")
+    if max_alarms < 0:
+        raise ValueError("max_alarms must be ≥ 0")
+    length = max(1, int(round(reviews_per_period)))
+    rng = np.random.default_rng(seed)
+    chunk = _chunk_runs(length, max_bytes)
+    h_star = np.empty(n_runs)
+    blocks: list[tuple[int, int, int]] = []  # (start, size, block seed) to replay the runs
+    for start in range(0, n_runs, chunk):
+        k = min(chunk, n_runs - start)
+        block_seed = int(rng.integers(0, 2**63 - 1))
+        blocks.append((start, k, block_seed))
+        w = _in_control_weights(pool, odds_ratio, k, length, np.random.default_rng(block_seed))
+        lo = np.zeros(k)
+        hi = np.ones(k)
+        while True:  # bracket: double hi where it still allows too many alarms
+            too_many = _count_alarms(w, hi) > max_alarms
+            if not too_many.any() or hi.max() > 1e3:
+                break
+            lo = np.where(too_many, hi, lo)
+            hi = np.where(too_many, hi * 2, hi)
+        while np.max(hi - lo) > tol:
+            mid = 0.5 * (lo + hi)
+            too_many = _count_alarms(w, mid) > max_alarms
+            lo = np.where(too_many, mid, lo)
+            hi = np.where(too_many, hi, mid)
+        h_star[start : start + k] = hi
+        del w
+    h = float(np.quantile(h_star, share, method="higher"))
+    counts = np.empty(n_runs, dtype=np.int64)
+    for start, k, block_seed in blocks:
+        w = _in_control_weights(pool, odds_ratio, k, length, np.random.default_rng(block_seed))
+        counts[start : start + k] = _count_alarms(w, np.full(k, h))
+        del w
+    return FalseAlarmCalibration(
+        h=h,
+        share=float(np.mean(counts <= max_alarms)),
+        target_share=share,
+        max_alarms=max_alarms,
+        mean_alarms=float(counts.mean()),
+        reviews_per_period=length,
+        odds_ratio=odds_ratio,
+        n_runs=n_runs,
     )
 
 
