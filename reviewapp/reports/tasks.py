@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import Any
 
 from celery import shared_task
@@ -28,6 +29,7 @@ from . import services
 logger = logging.getLogger(__name__)
 
 MAX_RETRIES = int(settings.LONGTAIL.get("ALARM_MAX_RETRIES", 5))
+EAGER_BACKOFF_CAP_SECONDS = 2.0
 
 
 def _backoff(retries: int) -> float:
@@ -102,12 +104,25 @@ def compute_drift_alarms_after_ingest(source_id: int, since: str) -> list[str]:
     return [d.isoformat() for d in days]
 
 
+def _retry(task: Any, exc: Exception, alarm_id: int) -> int:
+    """Retry with exponential backoff. Run eagerly (no broker), Celery propagates the Retry
+    instead of running the next attempt, so the attempts run here, with the backoff capped at
+    EAGER_BACKOFF_CAP_SECONDS so that the embedded default is not held up for minutes."""
+    retries = task.request.retries
+    if not task.request.is_eager:
+        raise task.retry(exc=exc, countdown=_backoff(retries)) from exc
+    if retries >= task.max_retries:
+        raise exc
+    time.sleep(min(_backoff(retries), EAGER_BACKOFF_CAP_SECONDS))
+    return int(task.apply(args=(alarm_id,), retries=retries + 1, throw=True).get())
+
+
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def notify_alarm_email(self: Any, alarm_id: int) -> int:
     try:
         return services.alarm_send_email(alarm_id=alarm_id)
     except Exception as exc:
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        return _retry(self, exc, alarm_id)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
@@ -115,4 +130,4 @@ def notify_alarm_webhook(self: Any, alarm_id: int) -> int:
     try:
         return services.alarm_post_webhook(alarm_id=alarm_id)
     except services.WebhookError as exc:
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        return _retry(self, exc, alarm_id)
