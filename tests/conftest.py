@@ -110,6 +110,11 @@ def celery_worker(redis_url, transactional_db):
     database writes must be committed for the worker to see them (transactional_db)."""
     from celery.contrib.testing.worker import start_worker
 
+    # The worker is another thread with its own connection: against pytest-django's in-memory
+    # SQLite (shared cache, table locks that ignore the busy timeout) it is flaky; against
+    # PostgreSQL it is what production runs.
+    require_postgres_database()
+
     from reviewapp.celery import app
 
     previous = dict(app.conf)
