@@ -24,6 +24,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--days", type=int, default=28)
         parser.add_argument("--per-day", type=int, default=1500, dest="per_day")
+        parser.add_argument(
+            "--review-budget",
+            type=int,
+            default=30,
+            dest="review_budget",
+            help="daily budget of the demo's default plan (0: no plan, no oracle reviews)",
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         user_model = get_user_model()
@@ -52,6 +59,10 @@ class Command(BaseCommand):
                 "--load",
                 stdout=self.stdout,
             )
+        if options["review_budget"]:
+            from reviewapp.reports.oracle import demo_review
+
+            demo_review(budget=int(options["review_budget"]), stdout=self.stdout)  # type: ignore[call-overload]
         self.stdout.write("\nDemo logins (http://127.0.0.1:8000/login/):")
         for username, password, role in DEMO_USERS:
             self.stdout.write(f"  {username:<9} {password:<20} {role or 'admin (superuser)'}")
