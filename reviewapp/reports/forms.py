@@ -93,9 +93,7 @@ class SummaryForm(ReportForm):
     )
 
     @classmethod
-    def for_request(  # type: ignore[override]
-        cls, query: Any, *, plans: list[Plan], with_by: bool = False
-    ) -> ReportForm:
+    def for_request(cls, query: Any, *, plans: list[Plan], with_by: bool = False) -> ReportForm:
         form = super().for_request(query, plans=plans, with_by=with_by)
         if query.get("cost_per_wrong"):
             form.data = {**form.data, "cost_per_wrong": query.get("cost_per_wrong")}

@@ -316,9 +316,7 @@ def report_plans(*, user: object) -> list[Plan]:
     if has_role(user, QA_LEAD, VIEWER):
         return list(plans)
     if has_role(user, REVIEWER):
-        return list(
-            plans.filter(reviewers=user, current_version__reviewers_see_reports=True)  # type: ignore[misc]
-        )
+        return list(plans.filter(reviewers=user, current_version__reviewers_see_reports=True))
     return []
 
 

@@ -100,7 +100,7 @@ def tiers(request: HttpRequest) -> HttpResponse:
             csv_query=_query(form, format="csv"),
             by_links=[(key, label, _query(form, by=key)) for key, (label, _) in BY_CHOICES.items()],
         )
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, "reports/tiers.html#report", context)
     return render(request, "reports/tiers.html", context)
 
