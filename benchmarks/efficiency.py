@@ -109,6 +109,14 @@ HISTORY = 14  # days of past reviews feeding Neyman's S_h
 # a margin over the 95 % target for what the simulation leaves out (p0 estimated from 14
 # days of reviews, the oracle's error, the below-target rule's own alarms).
 QUARTER_SHARE = 0.975
+ESTIMATOR_NOTE = (
+    "Estimators: `stratified_estimate` with its default pooled (collapsed-strata) variance "
+    "floor, which touches only strata whose reviews are all correct (or all wrong); "
+    "`ppi_estimate` with one λ per domain and the same Wilson-on-n* interval as the "
+    "stratified estimate, so the width ratios compare like with like. CUSUM: "
+    "`sampling.detect.cusum(..., restart=True)`; thresholds from `calibrate_h` (ARL) and "
+    "`calibrate_h_for_false_alarms` (≤ 1 alarm per quarter)."
+)
 
 TIERS = ("capable", "cheap")
 UBANDS = ("low", "high")
@@ -606,6 +614,8 @@ def main() -> None:
         f"reviews, floor {FLOOR}, weights ×8 cheap × high uncertainty, ×3 OOD edge/out. "
         "Coverage study: days 40–46 of seed, equal allocation over the 12 daily strata "
         f"(heavy oversampling of small strata), {args.reps} repetitions.",
+        "",
+        ESTIMATOR_NOTE,
         "",
         "| figure | measured | target | verdict |",
         "|---|---|---|---|",
