@@ -10,7 +10,6 @@ correct 1, partially correct 0.5, incorrect 0).
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,27 +111,37 @@ def report_data(*, plan: Plan, start: dt.date, end: dt.date) -> ReportData:
     def column(i: int, dtype: type) -> np.ndarray:
         return np.array([r[i] for r in strata], dtype=dtype)
 
+    # Joined through the plan and window, not IN-lists of item ids: one indexed query each.
+    window = {
+        "queue__plan": plan,
+        "queue__kind": Queue.Kind.PROBABILITY,
+        "queue__day__gte": start,
+        "queue__day__lte": end,
+        "is_gold": False,
+    }
     items = list(
-        QueueItem.objects.filter(
-            stratum_id__in=index.keys(), is_gold=False, review_count__gte=1
-        ).values_list("pk", "stratum_id", "response__auto_score")
+        QueueItem.objects.filter(review_count__gte=1, **window)
+        .order_by("pk")
+        .values_list("pk", "stratum_id", "response__auto_score")
     )
-    item_pks = [pk for pk, _, _ in items]
-    verdicts: dict[int, list[float]] = defaultdict(list)
-    for item_id, verdict in Review.objects.filter(item_id__in=item_pks).values_list(
+    item_pks = np.fromiter((pk for pk, _, _ in items), dtype=np.int64, count=len(items))
+    position = {pk: i for i, pk in enumerate(item_pks.tolist())}
+    item_window = {f"item__{key}": value for key, value in window.items()}
+    # Per item: the sum and count of its review scores, then adjudication overrides.
+    score_sum = np.zeros(len(items))
+    score_count = np.zeros(len(items))
+    for item_id, verdict in Review.objects.filter(**item_window).values_list("item_id", "verdict"):
+        i = position.get(item_id)
+        if i is not None:
+            score_sum[i] += Review.SCORES[verdict]
+            score_count[i] += 1
+    scores = np.divide(score_sum, np.maximum(score_count, 1))
+    for item_id, verdict in Adjudication.objects.filter(**item_window).values_list(
         "item_id", "verdict"
     ):
-        verdicts[item_id].append(Review.SCORES[verdict])
-    adjudicated = dict(
-        Adjudication.objects.filter(item_id__in=item_pks).values_list("item_id", "verdict")
-    )
-    scores = np.array(
-        [
-            Review.SCORES[adjudicated[pk]] if pk in adjudicated else float(np.mean(verdicts[pk]))
-            for pk in item_pks
-        ],
-        dtype=float,
-    )
+        i = position.get(item_id)
+        if i is not None:
+            scores[i] = Review.SCORES[verdict]
     return ReportData(
         plan=plan,
         start=start,
@@ -144,7 +153,7 @@ def report_data(*, plan: Plan, start: dt.date, end: dt.date) -> ReportData:
         auto_score_count=column(9, np.int64),
         cost_sum=column(10, float),
         cost_count=column(11, np.int64),
-        item_ids=np.array(item_pks, dtype=np.int64),
+        item_ids=item_pks,
         item_stratum=np.array([index[s] for _, s, _ in items], dtype=np.int64),
         item_score=scores,
         item_auto_score=np.array([np.nan if a is None else a for _, _, a in items], dtype=float),
