@@ -129,6 +129,14 @@ def celery_worker(redis_url, transactional_db):
         task_default_queue=queue_name,
     )
     restored = ("broker_url", "result_backend", "task_always_eager", "task_default_queue")
+
+    def forget_backend() -> None:
+        # Celery caches the result backend it built from the settings of the moment (disabled,
+        # when an eager test touched it first); drop it so the Redis backend is built now.
+        app._backend_cache = None
+        app._local.__dict__.pop("backend", None)
+
+    forget_backend()
     try:
         with start_worker(
             app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[queue_name]
@@ -136,3 +144,4 @@ def celery_worker(redis_url, transactional_db):
             yield worker
     finally:
         app.conf.update({key: previous[key] for key in restored})
+        forget_backend()
