@@ -7,6 +7,7 @@ the database and broker, so the same tests run on SQLite at a desk and on Postgr
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -68,7 +69,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # Login rate limiting: lock a username+IP pair after repeated wrong passwords.
+    "axes",
     "drf_spectacular",
     "django_htmx",
     "template_partials",
@@ -76,10 +78,14 @@ INSTALLED_APPS = [
     "reviewapp.review",
     "reviewapp.reports",
     "reviewapp.api",
+    "reviewapp.ops",
 ]
 
 MIDDLEWARE = [
+    # First: every later middleware's log lines (and error responses) carry the request id.
+    "reviewapp.ops.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -87,7 +93,36 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# django-axes first: it refuses a locked-out username+IP before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+# Per username and IP together: one attacker cannot lock a colleague out from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+
+# Content-Security-Policy on every response (django-csp): answers and queries are attacker-
+# controlled text, so even if escaping ever failed, no inline script, inline style, plugin, foreign
+# form target or framing would run. Pages therefore load scripts and styles from static files only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 
 ROOT_URLCONF = "reviewapp.urls"
 WSGI_APPLICATION = "reviewapp.wsgi.application"
@@ -164,11 +199,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reviewapp.reports.tasks.compute_recent_alarms",
         "schedule": crontab(minute=15),
     },
+    # Redact texts older than LONGTAIL_RETENTION_DAYS (a no-op when unset); idempotent.
+    "apply-retention": {
+        "task": "reviewapp.ops.tasks.apply_retention",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Hashed keys (reviewapp/api/models.py ApiToken), never DRF's clear-text authtoken.
+        "reviewapp.api.authentication.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -208,6 +249,9 @@ LONGTAIL = {
     "ALARM_RETRY_BASE_SECONDS": env_int("LONGTAIL_ALARM_RETRY_BASE_SECONDS", 30),
     "ALARM_BASELINE_DAYS": env_int("LONGTAIL_ALARM_BASELINE_DAYS", 14),
     "ALARM_CUSUM_ARL": env_int("LONGTAIL_ALARM_CUSUM_ARL", 500),
+    # Response texts older than this many days are redacted (manage.py apply_retention and a
+    # daily beat task); 0 or unset keeps them forever.
+    "RETENTION_DAYS": env_int("LONGTAIL_RETENTION_DAYS", 0) or None,
 }
 
 if not DEBUG:
@@ -219,10 +263,19 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# LOG_FORMAT=json: one JSON object per line (time, level, logger, message, request_id, path,
+# user_id, status, duration_ms, task_id) for a log collector; plain text otherwise.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "plain": {"()": "reviewapp.ops.logs.PlainFormatter"},
+        "json": {"()": "reviewapp.ops.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
