@@ -9,7 +9,7 @@ What it does, all on loopback:
    persistent database connections (DB_CONN_MAX_AGE=60, as in production);
 4. runs --reviewers simulated reviewers (asyncio + httpx, one keep-alive connection each)
    for --seconds: each loop claims an item (POST /api/v1/queues/{id}/claim/), fetches the
-   trivial view GET /healthz (the baseline: same server, same moment, same load), waits
+   trivial view GET /healthz/live (the baseline: same server, same moment, same load), waits
    --think seconds (a person reading; 0 = back-to-back, the worst case) and submits a review
    (POST /api/v1/reviews/);
 5. prints p50/p99 of claim, submit and the baseline, throughput and errors, and checks that
@@ -110,8 +110,8 @@ def load(env: dict[str, str], items: int, reviewers: int) -> tuple[int, list[str
     django.setup()
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
-    from rest_framework.authtoken.models import Token
 
+    from reviewapp.api.tokens import token_create
     from reviewapp.responses.models import Response, Source
     from reviewapp.review.models import Queue, QueueItem
     from reviewapp.review.services import plan_save
@@ -122,7 +122,7 @@ def load(env: dict[str, str], items: int, reviewers: int) -> tuple[int, list[str
         [User(username=f"loadbench-{i:03d}") for i in range(reviewers)]
     )
     group.user_set.add(*users)
-    tokens = [Token.objects.create(user=u).key for u in users]
+    tokens = [token_create(user=u, name="loadbench")[1] for u in users]
     source = Source.objects.create(name="loadbench")
     day = dt.date(2026, 1, 20)
     stamp = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
@@ -200,12 +200,12 @@ def wait_ready(base: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+            if httpx.get(base + "/healthz/live", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise SystemExit("gunicorn did not answer /healthz in time")
+    raise SystemExit("gunicorn did not answer /healthz/live in time")
 
 
 async def reviewer_loop(
@@ -231,7 +231,7 @@ async def reviewer_loop(
                 continue
             item = claim.json()
             started = time.perf_counter()
-            health = await client.get("/healthz")
+            health = await client.get("/healthz/live")
             timings["baseline"].append(time.perf_counter() - started)
             if health.status_code != 200:
                 timings["errors"].append(f"healthz {health.status_code}")
@@ -310,7 +310,7 @@ def main() -> None:
     for name, label in (
         ("claim", "claim (+ render JSON)"),
         ("submit", "submit review"),
-        ("baseline", "baseline GET /healthz"),
+        ("baseline", "baseline GET /healthz/live"),
     ):
         values = timings[name]
         print(

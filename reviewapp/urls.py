@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from reviewapp.api import review_api
+from reviewapp.ops import views as ops_views
 from reviewapp.responses import views as response_views
 
 urlpatterns = [
@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("reviewapp.api.urls")),
     path("review/", include("reviewapp.review.urls")),
     path("reports/", include("reviewapp.reports.urls")),
-    path("healthz", review_api.healthz, name="healthz"),
+    path("healthz", ops_views.healthz, name="healthz"),
+    path("healthz/live", ops_views.live, name="healthz-live"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

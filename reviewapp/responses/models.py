@@ -73,6 +73,9 @@ class Response(models.Model):
     ood_distance = models.FloatField(null=True, blank=True)
     ood_percentile = models.FloatField(null=True, blank=True)
     scored_at = models.DateTimeField(null=True, blank=True)
+    # Set when data retention emptied the texts and embedding (reviewapp/ops/retention.py);
+    # tier, scores and timestamps stay, so estimates built on this response are unchanged.
+    redacted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -423,6 +423,6 @@ def test_the_schema_lists_the_review_endpoints(api_client):
     assert {"200", "204", "401", "403", "404"} <= set(claim["responses"])
 
 
-def test_healthz_is_a_plain_ok(client):
-    answer = client.get("/healthz")
+def test_healthz_live_is_a_plain_ok(client):
+    answer = client.get("/healthz/live")
     assert answer.status_code == 200 and answer.content == b"ok"
