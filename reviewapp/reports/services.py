@@ -11,9 +11,11 @@ Quality alarms, per plan and tier, after each day's reviews:
   under the same rule, from the plan's first ALARM_BASELINE_DAYS queue days, shrunk towards
   the tier's rate (`sampling.baseline`); items after the baseline are monitored. h is set by
   simulation for an in-control average run length of ALARM_CUSUM_ARL reviews
-  (`sampling.detect.calibrate_h`) on the tier's own baseline p0 mix. After an alarm the chart
-  restarts from 0, so a persistent shift raises one alarm per day it keeps crossing, and the
-  alarm's day is the queue day of the item whose review crossed h.
+  (`sampling.detect.calibrate_h`) on the tier's own baseline p0 mix (or, with
+  ALARM_CUSUM_CALIBRATION = "quarter", for ≤ 1 false alarm per quarter in 95 % of in-control
+  quarters). After an alarm the chart restarts from 0 (`cusum(restart=True)`), so a persistent
+  shift raises one alarm per day it keeps crossing (one per day: the alarm is unique per
+  day), and the alarm's day is the queue day of the item whose review crossed h.
 
 Drift alarms, per source, tier and day, after each ingest: PSI and Wasserstein/σ of that day's
 router confidence against the source's reference set (`sampling.drift.drift`): PSI warn ≥ 0.10,
@@ -45,7 +47,7 @@ from django.utils import timezone
 from reviewapp.responses.models import ReferenceRecord, ReferenceSet, Response, Source
 from reviewapp.review.models import Plan, PlanVersion, Queue, Review
 from sampling.baseline import baseline_rates
-from sampling.detect import below_target, calibrate_h, cusum
+from sampling.detect import below_target, calibrate_h, calibrate_h_for_false_alarms, cusum
 from sampling.drift import PSI_ALERT, PSI_WARN, WASSERSTEIN_ALERT, drift
 
 from .models import Alarm
@@ -214,11 +216,22 @@ def _baseline_days(plan: Plan) -> list[dt.date]:
     return list(days[: int(_setting("ALARM_BASELINE_DAYS", 14))])
 
 
-def cusum_threshold(p0: np.ndarray, *, target_arl: float, seed: int = 0) -> tuple[float, float]:
-    """h for an in-control ARL of `target_arl` reviews on this p0 mix; (h, measured ARL)."""
-    calibration = calibrate_h(
-        p0, target_arl, odds_ratio=CUSUM_ODDS_RATIO, n_runs=int(_setting("ALARM_CUSUM_RUNS", 1000))
-    )
+def cusum_threshold(
+    p0: np.ndarray, *, target_arl: float, reviews_per_day: float = 0.0
+) -> tuple[float, float | None]:
+    """The CUSUM threshold h for this p0 mix; returns (h, simulated in-control ARL or None).
+
+    ALARM_CUSUM_CALIBRATION "arl" (default, DESIGN.md): in-control average run length of
+    `target_arl` reviews (`calibrate_h`). "quarter": at most one false alarm per quarter (91
+    days at `reviews_per_day`) in 95 % of in-control quarters (`calibrate_h_for_false_alarms`).
+    """
+    runs = int(_setting("ALARM_CUSUM_RUNS", 1000))
+    if _setting("ALARM_CUSUM_CALIBRATION", "arl") == "quarter" and reviews_per_day > 0:
+        quarter = calibrate_h_for_false_alarms(
+            p0, 91 * reviews_per_day, 1, 0.95, odds_ratio=CUSUM_ODDS_RATIO, n_runs=runs
+        )
+        return quarter.h, None
+    calibration = calibrate_h(p0, target_arl, odds_ratio=CUSUM_ODDS_RATIO, n_runs=runs)
     return calibration.h, calibration.arl
 
 
@@ -255,50 +268,51 @@ def _cusum_alarms(*, plan: Plan, day: dt.date) -> list[Alarm]:
         )
         idx = np.array(order, dtype=np.int64)
         p0 = rates.stratum_rate[cells.item_cell[idx]]
+        per_day = float(base_items.sum()) / len(baseline)
         h, arl = cusum_threshold(
-            rates.stratum_rate[cells.item_cell[base_items]], target_arl=target_arl
+            rates.stratum_rate[cells.item_cell[base_items]],
+            target_arl=target_arl,
+            reviews_per_day=per_day,
         )
-        start = 0
-        while start < len(idx):
-            # Restart from S = 0 after each alarm, on the reviews that follow it.
-            result = cusum(wrong[idx[start:]], p0[start:], odds_ratio=CUSUM_ODDS_RATIO, h=h)
-            if result.first_alarm is None:
-                break
-            at = result.first_alarm
-            zeros = np.flatnonzero(result.statistic[:at] == 0)
-            excursion = range(int(zeros[-1]) + 1 if len(zeros) else 0, at + 1)
-            crossing = idx[start + at]
+        # The chart restarts from 0 after each alarm (sampling.detect.cusum(restart=True)).
+        result = cusum(wrong[idx], p0, odds_ratio=CUSUM_ODDS_RATIO, h=h, restart=True)
+        previous = -1
+        for at in result.alarms.tolist():
+            zeros = np.flatnonzero(result.statistic[previous + 1 : at] == 0)
+            begin = previous + 1 + (int(zeros[-1]) + 1 if len(zeros) else 0)
+            excursion = range(begin, at + 1)
+            previous = at
+            crossing = idx[at]
             drivers = [
                 {
-                    "item": int(data.item_ids[idx[start + j]]),
-                    "day": str(item_day[idx[start + j]]),
-                    "stratum": "|".join(cells.names[cells.item_cell[idx[start + j]]]),
-                    "score": float(data.item_score[idx[start + j]]),
-                    "p0": float(p0[start + j]),
+                    "item": int(data.item_ids[idx[j]]),
+                    "day": str(item_day[idx[j]]),
+                    "stratum": "|".join(cells.names[cells.item_cell[idx[j]]]),
+                    "score": float(data.item_score[idx[j]]),
+                    "p0": float(p0[j]),
                     "weight": float(result.weights[j]),
                 }
                 for j in excursion
-                if wrong[idx[start + j]]
+                if wrong[idx[j]]
             ]
-            crossing_day = dt.date.fromisoformat(str(item_day[crossing]))
-            excursion_p0 = p0[start + excursion.start : start + at + 1]
             alarm, _ = _alarm_upsert(
                 plan=plan,
                 tier=tier,
                 kind=Alarm.Kind.CUSUM,
-                day=crossing_day,
+                day=dt.date.fromisoformat(str(item_day[crossing])),
                 level=Alarm.Level.WARN,
                 evidence={
                     "statistic": float(result.statistic[at]),
                     "h": h,
+                    "calibration": _setting("ALARM_CUSUM_CALIBRATION", "arl"),
                     "target_arl": target_arl,
                     "simulated_arl": arl,
                     "odds_ratio": CUSUM_ODDS_RATIO,
                     "crossing_item": int(data.item_ids[crossing]),
                     "crossing_review_at": first_review[int(data.item_ids[crossing])].isoformat(),
                     "reviews_in_excursion": len(excursion),
-                    "wrong_in_excursion": int(sum(wrong[idx[start + j]] for j in excursion)),
-                    "expected_wrong_in_excursion": float(excursion_p0.sum()),
+                    "wrong_in_excursion": int(sum(wrong[idx[j]] for j in excursion)),
+                    "expected_wrong_in_excursion": float(p0[begin : at + 1].sum()),
                     "baseline_start": baseline[0].isoformat(),
                     "baseline_end": baseline[-1].isoformat(),
                     "baseline_reviews": int(rates.tier_n[t]),
@@ -308,7 +322,6 @@ def _cusum_alarms(*, plan: Plan, day: dt.date) -> list[Alarm]:
                 },
             )
             raised.append(alarm)
-            start += at + 1
     return raised
 
 
@@ -492,10 +505,15 @@ def alarm_describe(alarm: Alarm) -> str:
             f"{pct('target')}: the whole interval is under it."
         )
     if alarm.kind == Alarm.Kind.CUSUM:
+        calibration = (
+            "at most one false alarm per quarter"
+            if e.get("calibration") == "quarter"
+            else f"one false alarm per {e.get('target_arl', 0):.0f} in-control reviews"
+        )
         return (
             f"Tier {alarm.tier}: the CUSUM of wrong answers reached {e.get('statistic', 0):.2f}, "
-            f"above its threshold h = {e.get('h', 0):.2f} (set for one false alarm per "
-            f"{e.get('target_arl', 0):.0f} in-control reviews): {e.get('wrong_in_excursion')} of "
+            f"above its threshold h = {e.get('h', 0):.2f} (set for {calibration}): "
+            f"{e.get('wrong_in_excursion')} of "
             f"the last {e.get('reviews_in_excursion')} reviews were wrong where the baseline "
             f"({e.get('baseline_start')} to {e.get('baseline_end')}) expected "
             f"{e.get('expected_wrong_in_excursion', 0):.1f}."

@@ -139,6 +139,16 @@ def test_cusum_fires_on_a_shifted_sequence_at_the_known_first_alarm(reviewer, al
     assert all(a.day > days[2][0] for a in cusum_alarms)
 
 
+def test_cusum_restarts_and_can_be_set_for_false_alarms_per_quarter(reviewer, alarm_settings):
+    alarm_settings.LONGTAIL = {**alarm_settings.LONGTAIL, "ALARM_CUSUM_CALIBRATION": "quarter"}
+    plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.9)
+    alarms_compute_quality(plan=plan, day=days[-1][0])
+    alarms = list(Alarm.objects.filter(kind="cusum").order_by("day"))
+    assert alarms and all(a.evidence["calibration"] == "quarter" for a in alarms)
+    # A strong, persistent shift keeps crossing after each restart: more than one day alarms.
+    assert len({a.day for a in alarms}) > 1
+
+
 def test_cusum_stays_quiet_in_control(reviewer, alarm_settings):
     plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.30, seed=11)
     expected_day, _ = _expected_first_alarm(days)

@@ -136,31 +136,3 @@ def test_unreachable_webhook_does_not_block_the_computation(
     assert alarm.notification_error.startswith("webhook: URLError")
     assert alarm.notified_at is None
     assert np.isfinite(alarm.evidence["ci_high"])
-
-
-def test_real_worker_retries_the_webhook_off_the_request(
-    celery_worker, reviewer, notify_settings, mailoutbox
-):
-    """With a broker, the compute call returns at once; a Celery worker posts, gets a 500,
-    retries with its countdown, and records the delivery."""
-    import time
-
-    with _Hook([500]) as hook:
-        notify_settings.LONGTAIL = {
-            **notify_settings.LONGTAIL,
-            "ALARM_WEBHOOK_URL": hook.url,
-            "ALARM_EMAILS": [],
-            "ALARM_RETRY_BASE_SECONDS": 1,
-        }
-        plan = make_plan(name="plan-w", targets={"cheap": 0.95})
-        add_day(plan, START, [("cheap", "low", 1000, flags(40, 10))], reviewer=reviewer)
-        (alarm,) = alarms_compute_quality(plan=plan, day=START)  # commits: autocommit
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            alarm.refresh_from_db()
-            if alarm.notified_at is not None:
-                break
-            time.sleep(0.2)
-    assert alarm.notified_at is not None
-    assert len(hook.bodies) == 2 and hook.bodies[-1]["id"] == alarm.pk
-    assert alarm.notification_error == ""
