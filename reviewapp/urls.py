@@ -18,4 +18,5 @@ urlpatterns = [
     path("healthz", ops_views.healthz, name="healthz"),
     path("healthz/live", ops_views.live, name="healthz-live"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("account/", include("reviewapp.api.urls_account")),
 ]

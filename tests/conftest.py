@@ -95,12 +95,13 @@ def api_client():
 @pytest.fixture
 def token_client(qa_lead):
     """An API client authenticated by a real token, as an integrator would be."""
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
+    from reviewapp.api.tokens import token_create
+
     client = APIClient()
-    token = Token.objects.create(user=qa_lead)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, key = token_create(user=qa_lead, name="test")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

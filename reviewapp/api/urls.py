@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import alarms_api, api, report_api, review_api
+from . import alarms_api, api, report_api, review_api, tokens_api
 
 urlpatterns = [
     path("responses/", api.ResponsePushView.as_view(), name="api-responses-push"),
@@ -25,4 +25,7 @@ urlpatterns = [
     path("alarms/", alarms_api.AlarmListView.as_view(), name="api-alarms"),
     # Reports (report_api.py).
     path("reports/tiers/", report_api.TierReportView.as_view(), name="api-report-tiers"),
+    # The caller's own API tokens (tokens_api.py).
+    path("tokens/", tokens_api.TokenListView.as_view(), name="api-tokens"),
+    path("tokens/<int:pk>/", tokens_api.TokenDetailView.as_view(), name="api-token"),
 ]

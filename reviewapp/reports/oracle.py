@@ -29,8 +29,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import F
 from django.test.utils import override_settings
-from rest_framework.authtoken.models import Token
 
+from reviewapp.api.tokens import token_create
 from reviewapp.responses.models import Response, Source
 from reviewapp.review.models import Plan, Queue, QueueItem
 from reviewapp.review.roles import REVIEWER
@@ -260,7 +260,8 @@ def oracle_clients(
         if transport == "service":
             clients.append(ServiceClient(user))
             continue
-        token = Token.objects.get_or_create(user=user)[0].key
+        # Keys are stored hashed, so an existing one cannot be read back: a fresh one per run.
+        token = token_create(user=user, name="oracle")[1]
         clients.append(HttpClient(api_url, token) if api_url else InProcessClient(token))
     return clients
 

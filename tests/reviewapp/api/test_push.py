@@ -6,9 +6,9 @@ import json
 
 import pytest
 from django.contrib.auth.models import Permission
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from reviewapp.api.tokens import token_create
 from reviewapp.responses.models import (
     FeedbackEvent,
     IngestRun,
@@ -113,7 +113,7 @@ def test_an_integrator_account_needs_only_the_add_response_permission(
     api_client, django_user_model
 ):
     bot = django_user_model.objects.create_user(username="ingest-bot")
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=bot).key}")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token_create(user=bot, name='push')[1]}")
     assert post_json(api_client, RESPONSES, [record(1)]).status_code == 403
     bot.user_permissions.add(Permission.objects.get(codename="add_response"))
     assert post_json(api_client, RESPONSES, [record(1)]).status_code == 200

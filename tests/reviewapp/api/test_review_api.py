@@ -7,9 +7,9 @@ import datetime as dt
 import json
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from reviewapp.api.tokens import token_create
 from reviewapp.responses.models import Response, Source
 from reviewapp.review.models import Claim, Queue, QueueItem, Review, ReviewAudit, StratumCount
 from reviewapp.review.services import plan_save
@@ -29,8 +29,8 @@ PI = 0.0424242
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    token = Token.objects.create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, key = token_create(user=user, name="test")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 
