@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -530,12 +530,17 @@ def ingest_records(
         writer.finish()
         status, error_text = IngestRun.Status.FAILED, str(exc)
     except BaseException as exc:
-        IngestRun.objects.filter(pk=run.pk).update(
-            status=IngestRun.Status.FAILED,
-            error=f"stopped: {exc.__class__.__name__}: {exc}"[:5000],
-            finished_at=timezone.now(),
-            duration_seconds=time.perf_counter() - started,
-        )
+        try:
+            IngestRun.objects.filter(pk=run.pk).update(
+                status=IngestRun.Status.FAILED,
+                error=f"stopped: {exc.__class__.__name__}: {exc}"[:5000],
+                finished_at=timezone.now(),
+                duration_seconds=time.perf_counter() - started,
+            )
+        except DatabaseError:
+            # The database itself went away (restart, failover): the run stays "running" and
+            # the caller hears of the first error, not of this echo of it.
+            logger.warning("ingest run %s: could not record its failure", run.pk)
         raise
     IngestRun.objects.filter(pk=run.pk).update(
         status=status,

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import InterfaceError, OperationalError
 from tqdm import tqdm
 
 from reviewapp.responses.models import IngestRun
@@ -39,14 +40,25 @@ class Command(BaseCommand):
         with tqdm(
             total=size, unit="B", unit_scale=True, disable=not show_progress, desc="ingest"
         ) as bar:
-            run = ingest_path(
-                path=path,
-                source=source,
-                kind=str(options["kind"]),
-                fmt=options["fmt"],  # type: ignore[arg-type]
-                mapping=mapping,
-                on_bytes=bar.update if show_progress else None,
-            )
+            try:
+                run = ingest_path(
+                    path=path,
+                    source=source,
+                    kind=str(options["kind"]),
+                    fmt=options["fmt"],  # type: ignore[arg-type]
+                    mapping=mapping,
+                    on_bytes=bar.update if show_progress else None,
+                )
+            except (OperationalError, InterfaceError) as exc:
+                # The database went away mid-file (restart, failover, network). Each batch
+                # commits whole, and a rerun upserts by (source, id), so the way on is to run
+                # the same command again: say that, not a traceback.
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                raise CommandError(
+                    f"the database connection was lost during the ingest ({reason}). "
+                    "Batches committed before it are kept; run the same command again to "
+                    "finish (records already stored are left unchanged)."
+                ) from None
         self.stdout.write(
             f"run {run.pk} into source {source.name!r} ({run.kind}): "
             f"{run.created_count} new, {run.updated_count} updated, "
