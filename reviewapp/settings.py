@@ -249,6 +249,9 @@ LONGTAIL = {
     "ALARM_RETRY_BASE_SECONDS": env_int("LONGTAIL_ALARM_RETRY_BASE_SECONDS", 30),
     "ALARM_BASELINE_DAYS": env_int("LONGTAIL_ALARM_BASELINE_DAYS", 14),
     "ALARM_CUSUM_ARL": env_int("LONGTAIL_ALARM_CUSUM_ARL", 500),
+    # "quarter": h for at most one false alarm per quarter in 95 % of in-control quarters
+    # (the target the efficiency study meets); "arl": an in-control ARL of ALARM_CUSUM_ARL.
+    "ALARM_CUSUM_CALIBRATION": os.environ.get("LONGTAIL_ALARM_CUSUM_CALIBRATION", "quarter"),
     # Response texts older than this many days are redacted (manage.py apply_retention and a
     # daily beat task); 0 or unset keeps them forever.
     "RETENTION_DAYS": env_int("LONGTAIL_RETENTION_DAYS", 0) or None,

@@ -221,12 +221,13 @@ def cusum_threshold(
 ) -> tuple[float, float | None]:
     """The CUSUM threshold h for this p0 mix; returns (h, simulated in-control ARL or None).
 
-    ALARM_CUSUM_CALIBRATION "arl" (default, DESIGN.md): in-control average run length of
-    `target_arl` reviews (`calibrate_h`). "quarter": at most one false alarm per quarter (91
+    ALARM_CUSUM_CALIBRATION "arl" (DESIGN.md's ARL of 500): in-control average run length of
+    `target_arl` reviews (`calibrate_h`). "quarter" (default: ARL 500 gives ~20 false alarms a
+    quarter at 200 reviews a day, docs/efficiency.md): at most one false alarm per quarter (91
     days at `reviews_per_day`) in 95 % of in-control quarters (`calibrate_h_for_false_alarms`).
     """
     runs = int(_setting("ALARM_CUSUM_RUNS", 1000))
-    if _setting("ALARM_CUSUM_CALIBRATION", "arl") == "quarter" and reviews_per_day > 0:
+    if _setting("ALARM_CUSUM_CALIBRATION", "quarter") == "quarter" and reviews_per_day > 0:
         quarter = calibrate_h_for_false_alarms(
             p0, 91 * reviews_per_day, 1, 0.95, odds_ratio=CUSUM_ODDS_RATIO, n_runs=runs
         )
@@ -304,7 +305,7 @@ def _cusum_alarms(*, plan: Plan, day: dt.date) -> list[Alarm]:
                 evidence={
                     "statistic": float(result.statistic[at]),
                     "h": h,
-                    "calibration": _setting("ALARM_CUSUM_CALIBRATION", "arl"),
+                    "calibration": _setting("ALARM_CUSUM_CALIBRATION", "quarter"),
                     "target_arl": target_arl,
                     "simulated_arl": arl,
                     "odds_ratio": CUSUM_ODDS_RATIO,

@@ -122,6 +122,8 @@ def _expected_first_alarm(days):
 
 
 def test_cusum_fires_on_a_shifted_sequence_at_the_known_first_alarm(reviewer, alarm_settings):
+    # The hand-checked expectation below uses the ARL calibration (the default is "quarter").
+    alarm_settings.LONGTAIL = {**alarm_settings.LONGTAIL, "ALARM_CUSUM_CALIBRATION": "arl"}
     plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.75)
     expected_day, h = _expected_first_alarm(days)
     assert expected_day is not None  # the seeded shift is strong enough to cross
@@ -150,6 +152,8 @@ def test_cusum_restarts_and_can_be_set_for_false_alarms_per_quarter(reviewer, al
 
 
 def test_cusum_stays_quiet_in_control(reviewer, alarm_settings):
+    # The hand-checked expectation below uses the ARL calibration (the default is "quarter").
+    alarm_settings.LONGTAIL = {**alarm_settings.LONGTAIL, "ALARM_CUSUM_CALIBRATION": "arl"}
     plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.30, seed=11)
     expected_day, _ = _expected_first_alarm(days)
     assert expected_day is None
