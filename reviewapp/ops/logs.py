@@ -93,14 +93,28 @@ def connect_celery_signals() -> None:
     """Tasks log with their task id as the request id (a worker has no HTTP request)."""
     from celery import signals
 
+    # An eager task runs inside the request that sent it: it keeps that request's id, adds its
+    # own task id, and hands the request's context back when it ends.
+    tokens: dict[str, contextvars.Token[LogContext | None]] = {}
+
     def _before(task_id: str | None = None, task: Any = None, **_: Any) -> None:
         tid = task_id or ""
-        current.set(
-            LogContext(request_id=tid, extra={"task_id": tid, "task": getattr(task, "name", "")})
+        outer = current.get()
+        context = LogContext(
+            request_id=outer.request_id if outer else tid,
+            path=outer.path if outer else "",
+            user_id=outer.user_id if outer else None,
+            extra={"task_id": tid, "task": getattr(task, "name", "")},
         )
+        tokens[tid] = current.set(context)
 
-    def _after(**_: Any) -> None:
-        current.set(None)
+    def _after(task_id: str | None = None, **_: Any) -> None:
+        token = tokens.pop(task_id or "", None)
+        if token is not None:
+            try:
+                current.reset(token)
+            except ValueError:  # set in another context (a thread pool): just clear it
+                current.set(None)
 
     # weak=False: the receivers are local functions that would otherwise be collected.
     signals.task_prerun.connect(_before, weak=False)

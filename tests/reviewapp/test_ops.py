@@ -140,6 +140,25 @@ def test_a_task_logs_with_its_task_id(caplog):
     assert lines and lines[-1].task_id == result.id == lines[-1].request_id
 
 
+def test_an_eager_task_inside_a_request_keeps_the_request_id_and_hands_it_back(caplog):
+    from reviewapp.ops.logs import LogContext, current
+    from reviewapp.ops.tasks import apply_retention
+
+    outer = LogContext(request_id="req-outer", path="/api/v1/responses/")
+    token = current.set(outer)
+    try:
+        with (
+            override_settings(LONGTAIL={**settings.LONGTAIL, "RETENTION_DAYS": 30}),
+            caplog.at_level(logging.INFO, logger="reviewapp.ops.retention"),
+        ):
+            result = apply_retention.apply()
+        assert current.get() is outer
+    finally:
+        current.reset(token)
+    line = [r for r in caplog.records if r.name == "reviewapp.ops.retention"][-1]
+    assert (line.request_id, line.task_id) == ("req-outer", result.id)
+
+
 # --- backup and restore -----------------------------------------------------------------------
 
 
