@@ -5,6 +5,7 @@ servers of tests/faults/conftest.py, so that the pytest process never switches i
 
     setup-plan DAY... --per-day N   a source, a plan over it and N scored responses per day
     setup-review --items N --reviewers R   a queue of N items and R reviewers with API tokens
+    setup-sql-source DSN [--limit N]   a SQL source "warehouse" reading table answers at DSN
     worker --queue NAME [--visibility S]   a Celery worker (solo pool) on that queue only
 
 The setup commands print one line of JSON.
@@ -113,6 +114,25 @@ def setup_review(items: int, reviewers: int) -> dict:
     return {"queue": queue.pk, "tokens": tokens}
 
 
+def setup_sql_source(dsn: str, limit: int) -> dict:
+    from reviewapp.responses.models import Source
+
+    source = Source.objects.create(
+        name="warehouse",
+        kind=Source.Kind.SQL,
+        settings={
+            "dsn": dsn,
+            "query": "SELECT id, updated_at, question, answer, tier FROM answers "
+            f"WHERE updated_at > :watermark ORDER BY updated_at LIMIT {limit}",
+            "initial_watermark": "1970-01-01T00:00:00Z",
+            "kind": "responses",
+            "timeout": 10,
+        },
+        mapping={"query": "question", "response": "answer", "timestamp": "updated_at"},
+    )
+    return {"source": source.pk}
+
+
 def _token(user: object) -> str:
     try:
         # Hashed API tokens (reviewapp/api/tokens.py), where they exist.
@@ -162,6 +182,9 @@ def main(argv: list[str]) -> None:
     review = commands.add_parser("setup-review")
     review.add_argument("--items", type=int, required=True)
     review.add_argument("--reviewers", type=int, required=True)
+    sql = commands.add_parser("setup-sql-source")
+    sql.add_argument("dsn")
+    sql.add_argument("--limit", type=int, default=100)
     work = commands.add_parser("worker")
     work.add_argument("--queue", required=True)
     work.add_argument("--visibility", type=int, default=3)
@@ -175,6 +198,8 @@ def main(argv: list[str]) -> None:
         print(json.dumps(setup_plan(args.days, args.per_day)))
     elif args.command == "setup-review":
         print(json.dumps(setup_review(args.items, args.reviewers)))
+    elif args.command == "setup-sql-source":
+        print(json.dumps(setup_sql_source(args.dsn, args.limit)))
     else:
         worker(args.queue, args.visibility)
 
