@@ -42,7 +42,11 @@ class Source(models.Model):
 class Response(models.Model):
     """One answer served in production (shared/schema/response.schema.json)."""
 
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="responses")
+    # No index of its own: the unique (source, external_id) and (source, timestamp) cover it,
+    # and every index is one more write per ingested row.
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="responses", db_index=False
+    )
     external_id = models.CharField(max_length=255)
     timestamp = models.DateTimeField()
     query = models.TextField()

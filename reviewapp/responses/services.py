@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import hashlib
 import logging
 import struct
@@ -506,6 +507,10 @@ def ingest_records(
         )
 
     status, error_text = IngestRun.Status.FINISHED, ""
+    # The loop makes many short-lived objects and no cycles worth chasing: cyclic garbage
+    # collection was 10-45 % of its CPU. Reference counting still frees each batch.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         for raw in records:
             if raw.error is not None or raw.data is None:
@@ -542,6 +547,9 @@ def ingest_records(
             # the caller hears of the first error, not of this echo of it.
             logger.warning("ingest run %s: could not record its failure", run.pk)
         raise
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     IngestRun.objects.filter(pk=run.pk).update(
         status=status,
         error=error_text,
