@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -146,3 +147,50 @@ def celery_worker(redis_url, transactional_db):
     finally:
         app.conf.update({key: previous[key] for key in restored})
         forget_backend()
+
+
+# Browser tests: ONE Playwright (and Chromium) per session, shared by every test module.
+# Two sync Playwright instances alive in one thread fail ("Sync API inside the asyncio loop"),
+# so modules use these fixtures by name and never alias them.
+CHROMIUM = os.environ.get("LONGTAIL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """A headless Chromium for the session (Debian's binary; Playwright never downloads one)."""
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message + " — CI needs it", pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are still
+    # plain synchronous code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium_browser):
+    context = chromium_browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        yield page
+    finally:
+        context.close()

@@ -20,12 +20,8 @@ from reviewapp.responses.models import (
 )
 from reviewapp.review.models import Queue, QueueItem, Review, StratumCount
 from reviewapp.review.services import plan_save
-from tests.reviewapp.review import conftest as review_fixtures
 
 pytestmark = pytest.mark.browser
-# The review app's browser fixtures (Debian's Chromium driven by Playwright).
-chromium_browser = review_fixtures.chromium_browser
-page = review_fixtures.page
 SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 FIRST = dt.date(2025, 3, 3)
 DAYS = 21
