@@ -19,7 +19,9 @@ from sampling.estimate import stratified_variance
 
 N = np.array([14, 8, 8])
 n = np.array([4, 3, 3])
-MEANS = np.array([6.29, 10.13, 5.38])
+# Likewise the means, printed as 6.29, 10.13, 5.38, are 44/7, 81/8 and 43/8 (stratum totals
+# 88, 81 and 43 of a population total of 212).
+MEANS = np.array([44 / 7, 81 / 8, 43 / 8])
 # Table 1 prints σ_h² rounded (3.49, 4.86, 2.48); table 3's σ_h²/n_h (0.87244898, 1.61979167,
 # 0.828125) gives them exactly: 171/49, 311/64 and 159/64.
 SIGMA2 = np.array([171 / 49, 311 / 64, 159 / 64])
@@ -27,8 +29,8 @@ SIGMA2 = np.array([171 / 49, 311 / 64, 159 / 64])
 
 def test_published_stratified_mean():
     W = N / N.sum()
-    # The wiki rounds each W_h·μ_h (2.9333, 2.7000, 1.4333) before summing to 7.0667.
-    assert float(np.sum(W * MEANS)) == pytest.approx(7.0667, abs=5e-4)
+    assert float(np.sum(W * MEANS)) == pytest.approx(7.0667, abs=5e-5)
+    assert list(W * MEANS) == pytest.approx([2.9333, 2.7000, 1.4333], abs=5e-5)
 
 
 def test_published_error_variance():
