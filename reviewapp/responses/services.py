@@ -129,6 +129,14 @@ def embedding_bytes(values: list[float]) -> bytes:
         return np.asarray(values, dtype="<f4").tobytes()
 
 
+def _storable_text(text: str) -> str:
+    """A quarantine entry quotes what was wrong, and that may be a NUL or a lone surrogate (an
+    unknown field named "\\udb84"): escape them so the reject itself can always be stored."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
 def _check_storable(record: msgspec.Struct) -> None:
     """PostgreSQL text cannot hold NUL, and UTF-8 cannot hold lone surrogates ("\\ud800" in
     JSON): reject such a record with a reason instead of failing the whole batch."""
@@ -500,9 +508,9 @@ def ingest_records(
             RejectedRecord(
                 run=run,
                 line_number=raw.line_number,
-                raw=raw_text_of(raw),
-                field=error.field[:255],
-                reason=error.reason,
+                raw=_storable_text(raw_text_of(raw)),
+                field=_storable_text(error.field)[:255],
+                reason=_storable_text(error.reason),
             )
         )
 
