@@ -289,3 +289,11 @@ def run_scenario(database_url: str, *args: str, timeout: float = 180) -> dict[st
     if result.returncode != 0:
         raise AssertionError(f"scenario {' '.join(args)} failed:\n{result.stderr[-4000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_broker_in_env(monkeypatch):
+    """CI exports CELERY_BROKER_URL (the shared Redis), and Celery lets that variable override
+    the broker a test's producer app is given: the tasks went to the shared Redis while the
+    worker listened on the private one. Fault tests name their brokers explicitly."""
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
