@@ -17,7 +17,7 @@ from reviewapp.responses.models import Source
 
 from .models import ALLOCATIONS, DEFAULT_FAILURE_TAGS, Plan, PlanVersion, Review
 from .roles import REVIEWER
-from .services import plan_config_clean
+from .services import PLAN_FIELDS, plan_config_clean
 
 DIMENSION_CHOICES = [
     ("tier", "Tier"),
@@ -32,23 +32,7 @@ ALLOCATION_LABELS = {
     "manual": "Manual quotas",
 }
 # Fields the config is made of; plan_config_clean names one of these in its errors.
-CONFIG_FIELDS = (
-    "dimensions",
-    "uncertainty_cuts",
-    "ood_cuts",
-    "daily_budget",
-    "allocation",
-    "stratum_min",
-    "stratum_max",
-    "manual_quotas",
-    "oversampling",
-    "overlap_share",
-    "gold_share",
-    "targets",
-    "blind",
-    "failure_tags",
-    "reviewers_see_reports",
-)
+CONFIG_FIELDS = PLAN_FIELDS
 
 
 def _numbers(text: str, field: str) -> list[float]:
