@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -200,11 +199,10 @@ def test_write_scenario(tmp_path: Path) -> None:
     assert counts["reference"] == 200
 
 
-def test_a_day_of_40000_is_fast() -> None:
-    simulate_day(SEED, 0, np.random.default_rng(0), per_day=1000)  # warm caches
-    t0 = time.perf_counter()
-    simulate_day(SEED, 60, np.random.default_rng(0))
-    assert time.perf_counter() - t0 < 2.0  # ~0.4 s measured; generous for CI noise
+def test_a_full_day_has_the_scenario_volume() -> None:
+    # ~0.4 s a day measured; speed belongs to benchmarks, not to a timed test.
+    batch = simulate_day(SEED, 60, np.random.default_rng(0))
+    assert len(batch) == 40_000
 
 
 def test_oracle_verdicts() -> None:
