@@ -477,6 +477,7 @@ def test_gzip_pages_are_unpacked(api):
     assert result.run.created_count == 7
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db
 def test_a_source_being_pulled_elsewhere_is_skipped_not_pulled_twice(api, eager_celery):
     """On PostgreSQL an advisory lock keeps two workers off one source's cursor."""
