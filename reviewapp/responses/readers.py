@@ -110,17 +110,13 @@ def read_jsonl(
             continue
         try:
             data = decoder.decode(line)
-        except msgspec.DecodeError as exc:
-            # A cut-off line still ends in its newline, which msgspec reports as a bad
-            # character; without it, msgspec says "truncated", which is what happened.
-            cut_off = "truncated" in str(exc).lower() or _is_truncated(decoder, line)
-            reason = "is not valid JSON" + (" (the line is cut off)" if cut_off else f" ({exc})")
-            yield RawRecord(line_number, None, _raw_text(line), RecordError("", reason))
-            continue
-        except UnicodeDecodeError as exc:
-            # msgspec raises this, not DecodeError, for bytes that are not UTF-8.
-            reason = f"is not valid UTF-8 text ({exc.reason})"
-            yield RawRecord(line_number, None, _raw_text(line), RecordError("", reason))
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            yield RawRecord(
+                line_number,
+                None,
+                _raw_text(line),
+                RecordError("", _why_not_json(decoder, line, exc)),
+            )
             continue
         if not isinstance(data, dict):
             yield RawRecord(
@@ -134,6 +130,22 @@ def read_jsonl(
         yield RawRecord(line_number, data, line)  # type: ignore[arg-type]
     if not seen_any:
         raise FileError("the file is empty: there is nothing to ingest")
+
+
+def _why_not_json(decoder: msgspec.json.Decoder, line: bytes, exc: Exception) -> str:
+    """Say why a line is not a JSON record in the words a person fixing the file needs."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as bad_bytes:
+        # msgspec reports bad bytes as UnicodeDecodeError in some releases and as a
+        # DecodeError ("Invalid UTF-8 encoded string") in others; the user needs the same
+        # answer either way.
+        return f"is not valid UTF-8 text ({bad_bytes.reason} at byte {bad_bytes.start})"
+    # A cut-off line still ends in its newline, which msgspec reports as a bad character;
+    # without it, msgspec says "truncated", which is what happened.
+    if "truncated" in str(exc).lower() or _is_truncated(decoder, line):
+        return "is not valid JSON (the line is cut off)"
+    return f"is not valid JSON ({exc})"
 
 
 def _is_truncated(decoder: msgspec.json.Decoder, line: bytes) -> bool:
