@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from reviewapp.review.models import Review
 
@@ -94,7 +95,9 @@ def test_a_reviewer_scores_twenty_items_from_the_keyboard(
             # Undo brings the item back with its verdict selected; re-score it.
             page.keyboard.press("u")
             assert _wait_for_change(page, following) == current
-            assert page.is_checked(f"#rubric input[data-key='{key}']")
+            # data-item changes when htmx swaps, the inputs' state when it settles: wait for
+            # the settled page, as a person sees it (under load the two moments differ).
+            expect(page.locator(f"#rubric input[data-key='{key}']")).to_be_checked()
             page.keyboard.press("3")
             page.keyboard.press("o")
             expected[int(current)] = ("incorrect", sorted({*tags, "tone"}, key=tags_order))
