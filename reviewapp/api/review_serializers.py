@@ -10,6 +10,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from reviewapp.review.models import ALLOCATIONS, DIMENSIONS, Review
+from reviewapp.review.services import PLAN_INT_MAX
 
 # --- plans ---------------------------------------------------------------------------------
 
@@ -33,10 +34,12 @@ class PlanDesignSerializer(serializers.Serializer):
         required=False,
         help_text="Ascending OOD percentile cut-offs (default 95, 99).",
     )
-    daily_budget = serializers.IntegerField(required=False, min_value=1)
+    daily_budget = serializers.IntegerField(required=False, min_value=1, max_value=PLAN_INT_MAX)
     allocation = serializers.ChoiceField(choices=ALLOCATIONS, required=False)
-    stratum_min = serializers.IntegerField(required=False, min_value=2)
-    stratum_max = serializers.IntegerField(required=False, allow_null=True, min_value=2)
+    stratum_min = serializers.IntegerField(required=False, min_value=2, max_value=PLAN_INT_MAX)
+    stratum_max = serializers.IntegerField(
+        required=False, allow_null=True, min_value=2, max_value=PLAN_INT_MAX
+    )
     manual_quotas = serializers.DictField(
         child=serializers.FloatField(min_value=0),
         required=False,
@@ -62,7 +65,11 @@ class PlanWriteSerializer(PlanDesignSerializer):
 
     description = serializers.CharField(required=False, allow_blank=True)
     sources = serializers.ListField(
-        child=serializers.SlugField(), allow_empty=False, help_text="Source names."
+        # min_length as well as allow_empty: only a validator shows in the schema (minItems).
+        child=serializers.SlugField(),
+        allow_empty=False,
+        min_length=1,
+        help_text="Source names.",
     )
     reviewers = serializers.ListField(
         child=serializers.CharField(),
@@ -187,7 +194,10 @@ class ReviewFieldsSerializer(serializers.Serializer):
 
 class ReviewCreateSerializer(ReviewFieldsSerializer):
     item = serializers.IntegerField(help_text="The claimed item's id.")
-    time_spent_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    # At most a day, as the review page's form takes it (and within the column's integer).
+    time_spent_ms = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=24 * 3600 * 1000
+    )
 
 
 class ReviewEditSerializer(ReviewFieldsSerializer):

@@ -63,6 +63,10 @@ class ReviewError(Exception):
 
 # --- plans ----------------------------------------------------------------------------------
 
+# The largest daily budget or stratum bound: what a PositiveIntegerField holds on every database
+# (PostgreSQL's integer). A larger one overflowed the column when saved, a 500.
+PLAN_INT_MAX = 2_147_483_647
+
 PLAN_FIELDS = (
     "dimensions",
     "uncertainty_cuts",
@@ -109,6 +113,9 @@ def plan_config_clean(config: dict[str, Any]) -> dict[str, Any]:
     maximum = clean.get("stratum_max")
     if maximum is not None and (not isinstance(maximum, int) or maximum < minimum):
         raise ValueError("stratum_max: a whole number ≥ stratum_min")
+    for key in ("daily_budget", "stratum_min", "stratum_max"):
+        if (clean.get(key) or 0) > PLAN_INT_MAX:
+            raise ValueError(f"{key}: at most {PLAN_INT_MAX:,}")
     for key in ("overlap_share", "gold_share"):
         share = clean.setdefault(key, 0.1 if key == "overlap_share" else 0.0)
         if not isinstance(share, int | float) or not 0 <= share <= 0.5:

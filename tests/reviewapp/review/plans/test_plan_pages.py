@@ -85,6 +85,8 @@ def test_it_lists_plans_with_version_and_last_queue(client, qa_lead, plan):
         ({"dimensions": []}, "dimensions", "choose from"),
         ({"sources": []}, "sources", "required"),
         ({"stratum_max": "3"}, "stratum_max", "stratum_min"),
+        # Past what the column holds: an overflow when saved, until refused here.
+        ({"daily_budget": "22051533205"}, "daily_budget", "at most 2,147,483,647"),
         ({"name": "preview"}, "name", "page names"),
         ({"name": "not a slug"}, "name", "letters"),
     ],
