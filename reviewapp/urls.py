@@ -20,3 +20,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("account/", include("reviewapp.api.urls_account")),
 ]
+
+# JSON under /api/, the HTML page elsewhere (reviewapp/api/errors.py).
+handler404 = "reviewapp.api.errors.page_not_found"
