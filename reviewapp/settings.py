@@ -223,6 +223,16 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Ingest production responses, review them, read per-tier accuracy.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get their own components (e.g. PlanCreateRequest), so that what the API
+    # refuses is in the schema: a CharField that may not be blank has minLength 1 there, and
+    # read-only fields are left out, without claiming the same of the answers.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # What Django's converters match: <int:> is [0-9]+ (a negative id never reaches a view),
+    # <slug:> is [-a-zA-Z0-9_]+ (a plan name with a space is not a plan URL).
+    "PATH_CONVERTER_OVERRIDES": {
+        "int": {"type": "integer", "minimum": 0},
+        "slug": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
+    },
 }
 
 # Alarm e-mails; the console backend prints them until a real one is configured.

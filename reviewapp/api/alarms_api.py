@@ -15,7 +15,7 @@ from reviewapp.reports.services import alarm_describe
 from reviewapp.reports.views_alarms import alarm_queryset
 from reviewapp.review.roles import QA_LEAD, VIEWER, has_role
 
-from .serializers import ErrorSerializer
+from .serializers import ErrorSerializer, ValidationErrorSerializer
 
 
 class CanReadAlarms(BasePermission):
@@ -87,7 +87,7 @@ class AlarmSerializer(serializers.ModelSerializer):
         parameters=[AlarmQuerySerializer],
         responses={
             200: AlarmSerializer(many=True),
-            400: OpenApiResponse(ErrorSerializer, description="An invalid filter."),
+            400: OpenApiResponse(ValidationErrorSerializer, description="An invalid filter."),
             401: OpenApiResponse(ErrorSerializer, description="No or invalid credentials."),
             403: OpenApiResponse(ErrorSerializer, description="Not a qa_lead or viewer."),
         },

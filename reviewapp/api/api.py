@@ -38,6 +38,7 @@ from .serializers import (
     RejectedRecordSerializer,
     ResponseRecordSerializer,
     TooManyRecordsSerializer,
+    ValidationErrorSerializer,
 )
 
 _AUTH_RESPONSES = {
@@ -52,7 +53,9 @@ _PUSH_RESPONSES = {
         "run); the others were stored.",
     ),
     400: OpenApiResponse(
-        ErrorSerializer, description="The body is not JSON, or not a list of records."
+        ValidationErrorSerializer,
+        description="The body is not JSON or not a list of records (`detail`), or the "
+        "`source` parameter is not a slug (`source`).",
     ),
     **_AUTH_RESPONSES,
     413: OpenApiResponse(
@@ -197,7 +200,11 @@ class FeedbackPushView(_PushView):
         summary="List ingest runs",
         description="Every ingest (file, push, pull), newest first, with its counts.",
         parameters=[IngestRunQuerySerializer],
-        responses={200: IngestRunSerializer(many=True), **_AUTH_RESPONSES},
+        responses={
+            200: IngestRunSerializer(many=True),
+            400: OpenApiResponse(ValidationErrorSerializer, description="An invalid filter."),
+            **_AUTH_RESPONSES,
+        },
         tags=["ingest runs"],
     )
 )

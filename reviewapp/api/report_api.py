@@ -22,7 +22,7 @@ from reviewapp.reports.tables import tier_report
 from reviewapp.review.models import Plan
 from reviewapp.review.roles import QA_LEAD, VIEWER, has_role
 
-from .serializers import ErrorSerializer
+from .serializers import ErrorSerializer, ValidationErrorSerializer
 
 
 class TierReportQuerySerializer(serializers.Serializer):
@@ -83,7 +83,10 @@ class TierReportView(APIView):
         parameters=[TierReportQuerySerializer],
         responses={
             200: TierReportSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="Invalid parameters."),
+            400: OpenApiResponse(
+                ValidationErrorSerializer,
+                description="Invalid parameters (an unknown plan, a bad date or window).",
+            ),
             401: OpenApiResponse(ErrorSerializer, description="No credentials."),
             403: OpenApiResponse(ErrorSerializer, description="The role may not read it."),
         },

@@ -62,7 +62,7 @@ from .review_serializers import (
     ReviewSerializer,
     SkipSerializer,
 )
-from .serializers import ErrorSerializer
+from .serializers import ErrorSerializer, ValidationErrorSerializer
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -94,7 +94,10 @@ _AUTH = {
 _NOT_FOUND = OpenApiResponse(
     ErrorSerializer, description="No such object, or not one the caller may see."
 )
-_BAD = OpenApiResponse(ErrorSerializer, description="The input is invalid; `detail` says why.")
+_BAD = OpenApiResponse(
+    ValidationErrorSerializer,
+    description="The input is invalid: `detail`, or the invalid fields' messages, say why.",
+)
 
 
 def _visible_queues(user: Any) -> QuerySet[Queue]:
@@ -397,7 +400,12 @@ class QueueSkipView(APIView):
         description="Pass on an item with a reason; it goes back to the queue for someone "
         "else and is never offered to the caller again.",
         request=SkipSerializer,
-        responses={204: OpenApiResponse(description="Skipped."), 400: _BAD, 404: _NOT_FOUND},
+        responses={
+            204: OpenApiResponse(description="Skipped."),
+            400: _BAD,
+            404: _NOT_FOUND,
+            **_AUTH,
+        },
         tags=["reviewing"],
     )
     def post(self, request: Request, pk: int) -> Response:

@@ -9,7 +9,10 @@ their fields equal to the msgspec structs'.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import reverse
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from reviewapp.responses.models import IngestRun, RejectedRecord
@@ -129,6 +132,38 @@ class PushResultSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    """A 400. Either `detail`, one sentence for the request as a whole (a body that is not
+    JSON, a rule across fields, a name that does not exist), or DRF's messages per invalid
+    field: {"field": ["message"]}, nested by position or key for lists and objects
+    ({"failure_tags": {"2": ["This field may not be blank."]}}). Its schema is written by
+    ValidationErrorSchema below: a serializer cannot say "any field name"."""
+
+    detail = serializers.CharField(required=False)
+
+
+class ValidationErrorSchema(OpenApiSerializerExtension):
+    """The OpenAPI schema of ValidationErrorSerializer (drf-spectacular registers an extension
+    when its class is defined, so defining it next to the serializer is enough)."""
+
+    target_class = ValidationErrorSerializer
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        messages = {"type": "array", "items": {"type": "string"}}
+        return {
+            "type": "object",
+            "description": "Why the request was refused: `detail` for the request as a whole, "
+            "or the messages of each invalid field under its name (`non_field_errors` for "
+            "rules across fields); a list's or object's messages are nested under the "
+            "position or key of the invalid element.",
+            "properties": {
+                "detail": {"type": "string"},
+                "non_field_errors": messages,
+            },
+            "additionalProperties": {"anyOf": [messages, {"type": "object"}]},
+        }
 
 
 class TooManyRecordsSerializer(serializers.Serializer):

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .models import ApiToken
-from .serializers import ErrorSerializer
+from .serializers import ErrorSerializer, ValidationErrorSerializer
 from .tokens import token_create, token_list, token_revoke
 
 
@@ -38,16 +38,24 @@ class TokenCreatedSerializer(TokenSerializer):
 
 class TokenListView(APIView):
     @extend_schema(
+        operation_id="tokens_list",
         responses={200: TokenSerializer(many=True), 401: ErrorSerializer},
         summary="Your API tokens (active and revoked)",
+        tags=["tokens"],
     )
     def get(self, request: Request) -> Response:
         return Response(TokenSerializer(token_list(user=request.user), many=True).data)
 
     @extend_schema(
         request=TokenCreateInputSerializer,
-        responses={201: TokenCreatedSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
+        operation_id="tokens_create",
+        responses={
+            201: TokenCreatedSerializer,
+            400: OpenApiResponse(ValidationErrorSerializer, description="A blank or long name."),
+            401: ErrorSerializer,
+        },
         summary="Create a token; the key is in this answer only",
+        tags=["tokens"],
     )
     def post(self, request: Request) -> Response:
         body = TokenCreateInputSerializer(data=request.data)
@@ -60,13 +68,15 @@ class TokenListView(APIView):
 
 class TokenDetailView(APIView):
     @extend_schema(
+        operation_id="tokens_revoke",
         request=None,
         responses={
             204: OpenApiResponse(description="Revoked (or already revoked)."),
             401: ErrorSerializer,
-            404: OpenApiResponse(description="No such token of yours."),
+            404: OpenApiResponse(ErrorSerializer, description="No such token of yours."),
         },
         summary="Revoke one of your tokens",
+        tags=["tokens"],
     )
     def delete(self, request: Request, pk: int) -> Response:
         try:
