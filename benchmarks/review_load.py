@@ -1,36 +1,50 @@
 """Benchmark: 50 reviewers claiming and submitting through the API, served by gunicorn on
-PostgreSQL.
+PostgreSQL, under two load models.
 
 What it does, all on loopback:
 1. creates (drops first) a PostgreSQL database `longtail_loadbench` and migrates it;
 2. loads a queue of --items responses (10 % overlap) for one plan, and --reviewers reviewer
    users with API tokens, assigned to the plan;
-3. starts gunicorn (gthread, --workers × --threads) serving the app with DEBUG off and
-   persistent database connections (DB_CONN_MAX_AGE=60, as in production);
-4. runs --reviewers simulated reviewers (asyncio + httpx, one keep-alive connection each)
-   for --seconds: each loop claims an item (POST /api/v1/queues/{id}/claim/), fetches the
-   trivial view GET /healthz/live (the baseline: same server, same moment, same load), waits
-   --think seconds (a person reading; 0 = back-to-back, the worst case) and submits a review
-   (POST /api/v1/reviews/);
-5. prints p50/p99 of claim, submit and the baseline, throughput and errors, and checks that
-   no item got more reviews than it needs.
+3. starts gunicorn (gthread, --gunicorn WORKERSxTHREADS) serving the app with DEBUG off,
+   persistent database connections (DB_CONN_MAX_AGE=60, as in production) and JSON request
+   logs;
+4. runs --reviewers simulated reviewers (asyncio + httpx, one keep-alive connection each). A
+   reviewer claims an item (POST /api/v1/queues/{id}/claim/), fetches the trivial view
+   GET /healthz/live (the baseline: same server, same moment, same load) and submits a review
+   (POST /api/v1/reviews/), again and again, in each of two load models:
+   - closed loop: back-to-back, no pause. 50 requests are always waiting, so this measures
+     saturation: throughput, and latency that is mostly time spent queueing for a worker;
+   - paced: before each submit the reviewer reads the item for a think time drawn uniformly
+     from 0.5–1.5 × --think-time (default 2 s), and the reviewers start spread over one
+     think time. 2 s is far faster than anyone reads and judges an answer (people take
+     30–120 s), so 50 paced reviewers still offer 15–60 times the load of 50 people;
+   each model gets --warmup seconds unmeasured, then --seconds measured;
+5. prints per model: p50/p99 of claim, submit and the baseline as the client saw them, and
+   server-side (the duration_ms of each request's log line: Django's own time, without the
+   wait for a worker thread), throughput, errors, the CPU (in cores) used by gunicorn, by the
+   PostgreSQL backends and by this load generator, and the whole machine's; finally it checks
+   that no item got more reviews than it needs. Exit status 1 if any request failed or an
+   item was over-reviewed.
 
-Aim (issue 4): p99 ≤ 100 ms and ≤ 3× the baseline's p99.
+Aim (issue 4): p99 ≤ 100 ms and ≤ 3× the baseline's p99; issue 6: no request fails.
 
-    .venv/bin/python benchmarks/review_load.py                   # 60 s, back-to-back
-    .venv/bin/python benchmarks/review_load.py --seconds 20 --think 1
+    .venv/bin/python benchmarks/review_load.py                        # both models, 60 s each
+    .venv/bin/python benchmarks/review_load.py --mode paced --think-time 5
+    .venv/bin/python benchmarks/review_load.py --gunicorn 2x8,3x4,4x4 --seconds 30  # compare
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import numpy as np
@@ -41,15 +55,33 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 sys.path.insert(0, str(ROOT))
 
+# gunicorn workers × threads: see the docstring for the comparison that chose it.
+DEFAULT_SERVER = "4x4"
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seconds", type=float, default=60.0, help="measured, per mode")
+    parser.add_argument("--warmup", type=float, default=5.0, help="unmeasured, before each mode")
     parser.add_argument("--reviewers", type=int, default=50)
     parser.add_argument("--items", type=int, default=30_000)
-    parser.add_argument("--think", type=float, default=0.0, help="seconds between claim and submit")
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument(
+        "--mode",
+        choices=("closed", "paced", "both"),
+        default="both",
+        help="closed: back-to-back (saturation); paced: with --think-time",
+    )
+    parser.add_argument(
+        "--think-time",
+        type=float,
+        default=2.0,
+        help="paced mode: mean seconds a reviewer reads an item before submitting",
+    )
+    parser.add_argument(
+        "--gunicorn",
+        default=DEFAULT_SERVER,
+        help="WORKERSxTHREADS (gthread), or several to compare, e.g. 2x8,3x4,4x4",
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--db", default="longtail_loadbench")
     parser.add_argument(
@@ -174,19 +206,26 @@ def load(env: dict[str, str], items: int, reviewers: int) -> tuple[int, list[str
     return queue.pk, tokens
 
 
-def start_server(env: dict[str, str], args: argparse.Namespace, log: Path) -> subprocess.Popen:
+def start_server(
+    env: dict[str, str], args: argparse.Namespace, workers: int, threads: int, log: Path
+) -> subprocess.Popen:
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
         "reviewapp.wsgi:application",
-        f"--workers={args.workers}",
+        f"--workers={workers}",
         "--worker-class=gthread",
-        f"--threads={args.threads}",
+        f"--threads={threads}",
         f"--bind=127.0.0.1:{args.port}",
         "--keep-alive=30",
         "--log-level=warning",
     ]
     handle = log.open("w")
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=handle)
+    # JSON log lines: each request's own line carries duration_ms, the time Django spent on it
+    # (without the time it waited for a worker thread), which the report sets beside the
+    # latency the client saw.
+    return subprocess.Popen(
+        command, cwd=ROOT, env={**env, "LOG_FORMAT": "json"}, stdout=handle, stderr=handle
+    )
 
 
 def wait_ready(base: str, timeout: float = 120.0) -> None:
@@ -208,52 +247,245 @@ def wait_ready(base: str, timeout: float = 120.0) -> None:
     raise SystemExit("gunicorn did not answer /healthz/live in time")
 
 
+# --- CPU accounting (Linux /proc) -----------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (all its threads), 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):  # a thread that just ended
+            out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values) - idle) / TICK, sum(values) / TICK
+
+
+class CpuMeter:
+    """CPU seconds spent between start() and stop() by gunicorn (master and workers), by the
+    PostgreSQL backends serving the benchmark's database, by this load generator, and by the
+    whole machine (anything else running shows up there)."""
+
+    def __init__(self, server_pid: int, admin_url: str, db: str) -> None:
+        self.server_pid, self.admin_url, self.db = server_pid, admin_url, db
+
+    def _backends(self) -> list[int]:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [self.db],
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def _sample(self) -> dict[str, Any]:
+        server = [self.server_pid, *_children(self.server_pid)]
+        backends = self._backends()
+        return {
+            "server": {p: _cpu_seconds(p) for p in server},
+            "postgres": {p: _cpu_seconds(p) for p in backends},
+            "client": time.process_time(),
+            "machine": _machine_busy(),
+            "wall": time.perf_counter(),
+        }
+
+    def start(self) -> None:
+        self.begin = self._sample()
+
+    def stop(self) -> dict[str, float]:
+        end, begin = self._sample(), self.begin
+        wall = end["wall"] - begin["wall"]
+
+        def used(kind: str) -> float:
+            return sum(v - begin[kind].get(p, 0.0) for p, v in end[kind].items())
+
+        busy = end["machine"][0] - begin["machine"][0]
+        total = end["machine"][1] - begin["machine"][1]
+        return {
+            "gunicorn": used("server") / wall,
+            "postgres": used("postgres") / wall,
+            "client": (end["client"] - begin["client"]) / wall,
+            "machine": busy / wall,
+            "cores": total / wall,
+        }
+
+
+# --- the simulated reviewers ----------------------------------------------------------------
+
+LOAD_REQUEST_ID = "review-load"
+
+
 async def reviewer_loop(
-    base: str, token: str, queue_id: int, deadline: float, think: float, timings: dict
+    base: str,
+    token: str,
+    queue_id: int,
+    think: float,
+    window: tuple[float, float],
+    rng: np.random.Generator,
+    timings: dict,
 ) -> None:
+    """Claim, fetch the baseline, read for `think` seconds (none in the closed model), submit;
+    again until the window's end. Only requests started inside `window` are recorded."""
     import httpx
 
-    headers = {"Authorization": f"Token {token}"}
+    measure_from, deadline = window
+    # The request id marks the benchmark's own requests in the server's log (the readiness
+    # probe's are left out of the server-side times).
+    headers = {"Authorization": f"Token {token}", "X-Request-ID": LOAD_REQUEST_ID}
     verdicts = ("correct", "partial", "incorrect")
+
+    def record(name: str, started: float, seconds: float) -> None:
+        if started >= measure_from:
+            timings[name].append(seconds)
+
+    def fail(started: float, text: str) -> None:
+        if started >= measure_from:
+            timings["errors"].append(text)
+
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+        if think:
+            # Paced reviewers start over one think time, not all in the same instant.
+            await asyncio.sleep(rng.uniform(0, think))
         n = 0
         while time.monotonic() < deadline and n < 100_000:  # bounded
             n += 1
-            started = time.perf_counter()
-            claim = await client.post(f"/api/v1/queues/{queue_id}/claim/")
-            timings["claim"].append(time.perf_counter() - started)
+            started = time.monotonic()
+            try:
+                claim = await client.post(f"/api/v1/queues/{queue_id}/claim/")
+            except httpx.HTTPError as exc:
+                fail(started, f"claim {type(exc).__name__}")
+                continue
+            record("claim", started, time.monotonic() - started)
             if claim.status_code == 204:
                 timings["empty"] += 1
                 await asyncio.sleep(0.5)
                 continue
             if claim.status_code != 200:
-                timings["errors"].append(f"claim {claim.status_code}")
+                fail(started, f"claim {claim.status_code}")
                 continue
             item = claim.json()
-            started = time.perf_counter()
-            health = await client.get("/healthz/live")
-            timings["baseline"].append(time.perf_counter() - started)
-            if health.status_code != 200:
-                timings["errors"].append(f"healthz {health.status_code}")
+            started = time.monotonic()
+            try:
+                health = await client.get("/healthz/live")
+                record("baseline", started, time.monotonic() - started)
+                if health.status_code != 200:
+                    fail(started, f"healthz {health.status_code}")
+            except httpx.HTTPError as exc:
+                fail(started, f"healthz {type(exc).__name__}")
             if think:
-                await asyncio.sleep(think)
+                # Reading the answer: uniform in [0.5, 1.5] × think, so that 50 readers do not
+                # fall into step.
+                await asyncio.sleep(think * rng.uniform(0.5, 1.5))
             review = {"item": item["item"], "verdict": verdicts[n % 3], "time_spent_ms": 1000}
             if item["pairwise"]:
                 review["preference"] = "A"
-            started = time.perf_counter()
-            answer = await client.post("/api/v1/reviews/", json=review)
-            timings["submit"].append(time.perf_counter() - started)
+            started = time.monotonic()
+            try:
+                answer = await client.post("/api/v1/reviews/", json=review)
+            except httpx.HTTPError as exc:
+                fail(started, f"submit {type(exc).__name__}")
+                continue
+            record("submit", started, time.monotonic() - started)
             if answer.status_code != 201:
-                timings["errors"].append(f"submit {answer.status_code} {answer.text[:80]}")
+                fail(started, f"submit {answer.status_code} {answer.text[:80]}")
 
 
-async def run_load(base: str, tokens: list[str], queue_id: int, args: argparse.Namespace) -> dict:
+async def run_load(
+    base: str, tokens: list[str], queue_id: int, think: float, warmup: float, seconds: float
+) -> dict:
     timings: dict = {"claim": [], "submit": [], "baseline": [], "errors": [], "empty": 0}
-    deadline = time.monotonic() + args.seconds
+    now = time.monotonic()
+    window = (now + warmup, now + warmup + seconds)
+    rngs = np.random.default_rng(11).spawn(len(tokens))
     await asyncio.gather(
-        *(reviewer_loop(base, t, queue_id, deadline, args.think, timings) for t in tokens)
+        *(
+            reviewer_loop(base, t, queue_id, think, window, rng, timings)
+            for t, rng in zip(tokens, rngs, strict=True)
+        )
     )
     return timings
+
+
+# --- the server's own view: Django's time per request, from the JSON request log ------------
+
+
+def server_durations(log: Path, start: int, end: int) -> dict[str, list[float]]:
+    """duration_ms of the request log lines written between two offsets of the log, by kind."""
+    import json
+
+    out: dict[str, list[float]] = {"claim": [], "submit": [], "baseline": []}
+    with log.open("rb") as handle:
+        handle.seek(start)
+        chunk = handle.read(max(0, end - start)).decode("utf-8", "replace")
+    for line in chunk.splitlines():
+        if '"duration_ms"' not in line or LOAD_REQUEST_ID not in line:
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("request_id") != LOAD_REQUEST_ID:
+            continue
+        path = entry.get("path", "")
+        kind = (
+            "claim"
+            if path.endswith("/claim/")
+            else "submit"
+            if path == "/api/v1/reviews/"
+            else "baseline"
+            if path == "/healthz/live"
+            else None
+        )
+        if kind:
+            out[kind].append(entry["duration_ms"] / 1000)
+    return out
+
+
+async def run_mode(
+    base: str,
+    tokens: list[str],
+    queue_id: int,
+    think: float,
+    args: argparse.Namespace,
+    log: Path,
+    meter: CpuMeter,
+) -> dict:
+    """One load model: warm up, then measure for args.seconds (latencies, server-side times
+    from the log, CPU of each party)."""
+    measured: dict[str, Any] = {}
+
+    async def watch() -> None:
+        await asyncio.sleep(args.warmup)
+        measured["log_start"] = log.stat().st_size
+        await asyncio.to_thread(meter.start)
+        began = time.perf_counter()
+        await asyncio.sleep(args.seconds)
+        measured["cpu"] = await asyncio.to_thread(meter.stop)
+        measured["elapsed"] = time.perf_counter() - began
+        measured["log_end"] = log.stat().st_size
+
+    watcher = asyncio.create_task(watch())
+    timings = await run_load(base, tokens, queue_id, think, args.warmup, args.seconds)
+    await watcher
+    await asyncio.sleep(0.5)  # the last requests' log lines
+    measured["server"] = server_durations(log, measured["log_start"], log.stat().st_size)
+    return {**timings, **measured}
 
 
 def check_counts(url: str, queue_id: int) -> tuple[int, int]:
@@ -279,61 +511,105 @@ def ms(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values) * 1000, q)) if values else float("nan")
 
 
+LABELS = (
+    ("claim", "claim (+ item JSON)"),
+    ("submit", "submit review"),
+    ("baseline", "baseline /healthz/live"),
+)
+
+
+def report(name: str, result: dict) -> bool:
+    """Print one mode's figures; True when the aim is met."""
+    elapsed, cpu = result["elapsed"], result["cpu"]
+    print(f"\n  {name}")
+    print(
+        f"  {'request':<24}{'count':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+        f"{'server p50':>12}{'server p99':>12}"
+    )
+    for key, label in LABELS:
+        values, server = result[key], result["server"][key]
+        print(
+            f"  {label:<24}{len(values):>7}{ms(values, 50):>9.1f}{ms(values, 99):>9.1f}"
+            f"{ms(values, 100):>9.1f}{ms(server, 50):>12.1f}{ms(server, 99):>12.1f}"
+        )
+    requests = sum(len(result[k]) for k, _ in LABELS)
+    print(
+        f"  {len(result['submit']) / elapsed:.1f} reviews/s, {requests / elapsed:.0f} requests/s "
+        f"over {elapsed:.0f} s; errors {len(result['errors'])}; empty claims {result['empty']}"
+    )
+    for error in sorted(set(result["errors"]))[:5]:
+        print("    e.g.", error)
+    print(
+        f"  CPU (cores busy): gunicorn {cpu['gunicorn']:.2f}, PostgreSQL backends "
+        f"{cpu['postgres']:.2f}, load generator {cpu['client']:.2f}; whole machine "
+        f"{cpu['machine']:.2f} of {cpu['cores']:.0f}"
+    )
+    worst = max(ms(result["claim"], 99), ms(result["submit"], 99))
+    base99 = ms(result["baseline"], 99)
+    met = worst <= 100 and worst <= 3 * base99
+    print(
+        f"  aim p99 ≤ 100 ms: {'met' if worst <= 100 else 'NOT met'} ({worst:.1f} ms); "
+        f"≤ 3× baseline p99 ({3 * base99:.1f} ms): {'met' if worst <= 3 * base99 else 'NOT met'}"
+    )
+    return met
+
+
+def parse_servers(spec: str) -> list[tuple[int, int]]:
+    try:
+        pairs = [tuple(int(n) for n in part.lower().split("x")) for part in spec.split(",")]
+    except ValueError:
+        pairs = []
+    if not pairs or any(len(p) != 2 or min(p) < 1 for p in pairs):
+        raise SystemExit(f"--gunicorn: WORKERSxTHREADS[,…], e.g. 2x8,4x4 (not {spec!r})")
+    return [(p[0], p[1]) for p in pairs]
+
+
 def main() -> None:
     args = parse_args()
+    servers = parse_servers(args.gunicorn)
+    modes = [("closed", 0.0), ("paced", args.think_time)]
+    modes = [m for m in modes if args.mode in (m[0], "both")]
     url = database_url(args.pg_admin, args.db)
     env = server_env(url)
     print(f"database {args.db}: creating, migrating, loading {args.items:,} items ...")
     started = time.perf_counter()
     create_database(args.pg_admin, args.db)
-    server = None
+    failed = False
     try:
         queue_id, tokens = load(env, args.items, args.reviewers)
         print(f"  loaded in {time.perf_counter() - started:.1f} s")
-        log = Path("/tmp") / f"review_load_gunicorn_{args.port}.log"
-        server = start_server(env, args, log)
-        base = f"http://127.0.0.1:{args.port}"
-        wait_ready(base)
-        print(
-            f"gunicorn: {args.workers} workers × {args.threads} threads (gthread), DEBUG off; "
-            f"{args.reviewers} reviewers for {args.seconds:.0f} s, think {args.think} s"
-        )
-        began = time.perf_counter()
-        timings = asyncio.run(run_load(base, tokens, queue_id, args))
-        elapsed = time.perf_counter() - began
+        for workers, threads in servers:
+            log = Path("/tmp") / f"review_load_gunicorn_{args.port}.log"
+            server = start_server(env, args, workers, threads, log)
+            try:
+                base = f"http://127.0.0.1:{args.port}"
+                wait_ready(base)
+                meter = CpuMeter(server.pid, args.pg_admin, args.db)
+                print(
+                    f"\ngunicorn {workers} workers × {threads} threads (gthread), DEBUG off; "
+                    f"{args.reviewers} reviewers, {args.warmup:.0f} s warm-up + "
+                    f"{args.seconds:.0f} s measured per mode"
+                )
+                for _, think in modes:
+                    title = (
+                        "closed loop: back-to-back, no think time (saturation)"
+                        if not think
+                        else f"paced: think time {think:g} s (uniform ×0.5–1.5) before each submit"
+                    )
+                    result = asyncio.run(run_mode(base, tokens, queue_id, think, args, log, meter))
+                    report(title, result)
+                    failed |= bool(result["errors"])
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+        reviews, over = check_counts(url, queue_id)
+        print(f"\nstored reviews {reviews}; items with more reviews than required: {over}")
+        failed |= over > 0
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-    reviews, over = check_counts(url, queue_id)
-    print(f"\n{'request':<22}{'count':>8}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
-    for name, label in (
-        ("claim", "claim (+ render JSON)"),
-        ("submit", "submit review"),
-        ("baseline", "baseline GET /healthz/live"),
-    ):
-        values = timings[name]
-        print(
-            f"{label:<22}{len(values):>8}{ms(values, 50):>10.1f}{ms(values, 99):>10.1f}"
-            f"{ms(values, 100):>10.1f}"
-        )
-    requests = sum(len(timings[k]) for k in ("claim", "submit", "baseline"))
-    print(
-        f"\n{len(timings['submit']) / elapsed:.0f} reviews/s, {requests / elapsed:.0f} "
-        f"requests/s over {elapsed:.1f} s; errors {len(timings['errors'])}; "
-        f"empty claims {timings['empty']}"
-    )
-    for error in sorted(set(timings["errors"]))[:5]:
-        print("  e.g.", error)
-    print(f"stored reviews {reviews}; items with more reviews than required: {over}")
-    worst = max(ms(timings["claim"], 99), ms(timings["submit"], 99))
-    base99 = ms(timings["baseline"], 99)
-    print(
-        f"aim p99 ≤ 100 ms: {'met' if worst <= 100 else 'NOT met'} ({worst:.1f} ms); "
-        f"≤ 3× baseline p99 ({3 * base99:.1f} ms): {'met' if worst <= 3 * base99 else 'NOT met'}"
-    )
-    if not args.keep_db:
-        drop_database(args.pg_admin, args.db)
+        if not args.keep_db:
+            drop_database(args.pg_admin, args.db)
+    if failed:
+        raise SystemExit("requests failed or an item was over-reviewed")
 
 
 if __name__ == "__main__":
