@@ -39,11 +39,17 @@ from reviewapp.review.models import (
     Review,
 )
 from reviewapp.review.roles import QA_LEAD, REVIEWER, VIEWER, has_role
-from reviewapp.review.selectors import queue_allowed, queue_rows, reviews_of
+from reviewapp.review.selectors import (
+    assigned_to_plan,
+    queue_rows,
+    queue_to_review,
+    reviews_of,
+)
 from reviewapp.review.services import (
     PLAN_FIELDS,
+    AlreadyReviewed,
     ReviewError,
-    item_claim,
+    claim_next,
     item_skip,
     plan_save,
     review_edit,
@@ -108,8 +114,8 @@ def _visible_queues(user: Any) -> QuerySet[Queue]:
 
 
 def _queue_to_review(user: Any, pk: int) -> Queue:
-    queue = Queue.objects.select_related("plan", "plan_version").filter(pk=pk).first()
-    if queue is None or not queue_allowed(user=user, queue=queue):
+    queue, allowed = queue_to_review(user=user, pk=pk)
+    if queue is None or not allowed:
         raise NotFound(f"There is no queue {pk} for you to review.")
     return queue
 
@@ -322,18 +328,27 @@ class QueueDetailView(APIView):
         return Response(rows[0])
 
 
-def _claimed_item(item: QueueItem, reviewer: Any) -> dict[str, Any]:
+def _claimed_item(
+    item: QueueItem, reviewer: Any, *, claim: Claim | None = None, queue: Queue | None = None
+) -> dict[str, Any]:
     """What a reviewer sees of a claimed item. For a blind plan (the default) this is built
     without tier, model, confidence, OOD, stratum and inclusion probability, and gold items
-    look like any other."""
-    item = QueueItem.objects.select_related("response", "stratum", "queue__plan_version").get(
-        pk=item.pk
-    )
-    claim = (
-        Claim.objects.filter(item=item, reviewer=reviewer, released_at__isnull=True)
-        .order_by("-claimed_at")
-        .first()
-    )
+    look like any other. With the `claim` from claim_next (its item comes with response and
+    stratum) and the `queue`, nothing more is read."""
+    if claim is None or queue is None:
+        item = (
+            QueueItem.objects.select_related("response", "stratum", "queue__plan_version")
+            .defer("response__embedding")  # never shown, and the widest column
+            .get(pk=item.pk)
+        )
+    else:
+        item.queue = queue
+    if claim is None:
+        claim = (
+            Claim.objects.filter(item=item, reviewer=reviewer, released_at__isnull=True)
+            .order_by("-claimed_at")
+            .first()
+        )
     version = item.queue.plan_version
     answer = item.response
     pairwise = None
@@ -385,10 +400,10 @@ class QueueClaimView(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         queue = _queue_to_review(request.user, pk)
-        item = item_claim(queue=queue, reviewer=request.user)
-        if item is None:
+        claim = claim_next(queue=queue, reviewer=request.user)
+        if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(_claimed_item(item, request.user))
+        return Response(_claimed_item(claim.item, request.user, claim=claim, queue=queue))
 
 
 class QueueSkipView(APIView):
@@ -447,12 +462,16 @@ class ReviewCreateView(APIView):
         body = ReviewCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        item = QueueItem.objects.select_related("queue__plan").filter(pk=data["item"]).first()
-        if item is None or not queue_allowed(user=request.user, queue=item.queue):
+        item = (
+            QueueItem.objects.select_related("queue", "response")
+            .defer("response__embedding")
+            .annotate(assigned=assigned_to_plan(user=request.user, plan_id="queue__plan_id"))
+            .filter(pk=data["item"])
+            .first()
+        )
+        if item is None or not (has_role(request.user, QA_LEAD) or item.assigned):
             raise NotFound(f"There is no item {data['item']} for you to review.")
         already = {"detail": "You have already reviewed this item; edit it instead."}
-        if Review.objects.filter(item=item, reviewer=request.user).exists():
-            return Response(already, status=status.HTTP_409_CONFLICT)
         try:
             review = review_submit(
                 item=item,
@@ -464,11 +483,15 @@ class ReviewCreateView(APIView):
                 preference=data.get("preference", ""),
                 time_spent_ms=data.get("time_spent_ms"),
             )
+        except AlreadyReviewed:
+            return Response(already, status=status.HTTP_409_CONFLICT)
         except ReviewError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         except IntegrityError:
             return Response(already, status=status.HTTP_409_CONFLICT)
-        review = reviews_of(user=request.user).get(pk=review.pk)
+        # The answer is read from what was just written and the item loaded above (the same
+        # fields a fresh read through reviews_of would give), saving that query.
+        review.item = item
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from .roles import ROLES
+from .roles import ROLES, user_groups
 
 
 def roles(request: HttpRequest) -> dict[str, object]:
@@ -13,4 +13,4 @@ def roles(request: HttpRequest) -> dict[str, object]:
         return {"user_roles": frozenset()}
     if user.is_superuser:
         return {"user_roles": frozenset(ROLES)}
-    return {"user_roles": frozenset(user.groups.values_list("name", flat=True))}
+    return {"user_roles": user_groups(user)}

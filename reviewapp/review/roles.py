@@ -8,13 +8,31 @@ VIEWER = "viewer"
 ROLES = (REVIEWER, QA_LEAD, VIEWER)
 
 
+# Where user_groups() keeps a user's group names for the rest of the request, as Django's
+# ModelBackend keeps permissions in user._perm_cache.
+_CACHE_ATTRIBUTE = "_longtail_group_names"
+
+
+def user_groups(user: object) -> frozenset[str]:
+    """The names of the user's groups, read once per user object: a request asks several times
+    (the view's role check, the queue's access rule, the navigation) and one query answers
+    them all. A request loads its user afresh, so a change of groups shows on the next one."""
+    if not getattr(user, "is_authenticated", False):
+        return frozenset()
+    cached = getattr(user, _CACHE_ATTRIBUTE, None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+        setattr(user, _CACHE_ATTRIBUTE, cached)
+    return cached
+
+
 def has_role(user: object, *roles: str) -> bool:
     """True for a superuser, or a user in any of `roles`."""
     if not getattr(user, "is_authenticated", False):
         return False
     if getattr(user, "is_superuser", False):
         return True
-    return user.groups.filter(name__in=roles).exists()  # type: ignore[attr-defined]
+    return not user_groups(user).isdisjoint(roles)
 
 
 def role_required(*roles: str):  # type: ignore[no-untyped-def]

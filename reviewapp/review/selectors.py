@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
@@ -38,11 +38,33 @@ def queue_allowed(*, user: Any, queue: Queue) -> bool:
     return queue.plan.reviewers.filter(pk=user.pk).exists()
 
 
+def assigned_to_plan(*, user: Any, plan_id: str = "plan_id") -> Exists:
+    """For .annotate(): whether `user` is assigned to the plan the row's `plan_id` names, so
+    that the row and queue_allowed's answer come in one query instead of two."""
+    return Exists(Plan.reviewers.through.objects.filter(plan_id=OuterRef(plan_id), user_id=user.pk))
+
+
+def queue_to_review(*, user: Any, pk: int) -> tuple[Queue | None, bool]:
+    """Queue `pk` (with its plan and version) and whether the user may review it: what
+    queue_allowed answers, in the same query as the queue."""
+    queue = (
+        Queue.objects.select_related("plan", "plan_version")
+        .annotate(assigned=assigned_to_plan(user=user))
+        .filter(pk=pk)
+        .first()
+    )
+    if queue is None:
+        return None, False
+    return queue, has_role(user, QA_LEAD) or queue.assigned  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class QueueProgress:
     done: int  # reviews given (an overlap item counts twice)
     quota: int  # reviews the queue needs
     mine_today: int  # the reviewer's own reviews in this queue since midnight (UTC)
+    # The reviewer has a review in this queue still within the undo window.
+    can_undo: bool = False
 
     @property
     def remaining(self) -> int:
@@ -58,15 +80,26 @@ def _today_start(now: dt.datetime | None = None) -> dt.datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def queue_progress(*, queue: Queue, user: Any) -> QueueProgress:
+def queue_progress(*, queue: Queue, user: Any, now: dt.datetime | None = None) -> QueueProgress:
+    now = now or timezone.now()
     totals = queue.items.aggregate(
         done=Coalesce(Sum(Least("review_count", "required_reviews")), 0),
         quota=Coalesce(Sum("required_reviews"), 0),
     )
+    # Today's count and "anything to undo?" in one query (review_by_reviewer_time index).
+    today, undo_after = _today_start(now), now - dt.timedelta(seconds=UNDO_SECONDS)
     mine = Review.objects.filter(
-        item__queue=queue, reviewer=user, created_at__gte=_today_start()
-    ).count()
-    return QueueProgress(done=totals["done"], quota=totals["quota"], mine_today=mine)
+        item__queue=queue, reviewer=user, created_at__gte=min(today, undo_after)
+    ).aggregate(
+        today=Count("pk", filter=Q(created_at__gte=today)),
+        undoable=Count("pk", filter=Q(created_at__gt=undo_after)),
+    )
+    return QueueProgress(
+        done=totals["done"],
+        quota=totals["quota"],
+        mine_today=mine["today"],
+        can_undo=mine["undoable"] > 0,
+    )
 
 
 def queue_overview(*, user: Any, limit: int = 60) -> list[tuple[Queue, QueueProgress]]:

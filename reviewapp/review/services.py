@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -59,6 +59,10 @@ EDIT_SECONDS = 7 * 24 * 3600
 
 class ReviewError(Exception):
     """A review action that cannot be done: a sentence for the reviewer."""
+
+
+class AlreadyReviewed(ReviewError):
+    """The reviewer has reviewed this item already (the API answers 409)."""
 
 
 # --- plans ----------------------------------------------------------------------------------
@@ -535,7 +539,15 @@ def _open_claims(now: dt.datetime) -> Q:
 
 
 def item_claim(*, queue: Queue, reviewer: Any, now: dt.datetime | None = None) -> QueueItem | None:
-    """The reviewer's next item in `queue`, claimed for CLAIM_SECONDS; None when there is none.
+    """The reviewer's next item in `queue`, claimed for CLAIM_SECONDS; None when there is none."""
+    claim = claim_next(queue=queue, reviewer=reviewer, now=now)
+    return None if claim is None else claim.item
+
+
+def claim_next(*, queue: Queue, reviewer: Any, now: dt.datetime | None = None) -> Claim | None:
+    """The reviewer's claim on their next item in `queue` (claim.item is the item, with its
+    response and stratum: every caller shows them), made for CLAIM_SECONDS or the one they
+    already hold; None when there is nothing for them.
 
     Invariant kept under concurrency: for every item, reviews + open claims ≤ required
     reviews, and nobody holds or reviews the same item twice. Rows are locked with SKIP LOCKED
@@ -543,18 +555,21 @@ def item_claim(*, queue: Queue, reviewer: Any, now: dt.datetime | None = None) -
     """
     now = now or timezone.now()
     with transaction.atomic():
-        held = (
-            Claim.objects.filter(item__queue=queue, reviewer=reviewer)
-            .filter(_open_claims(now))
-            .select_related("item")
-            .first()
+        # All of my open claims in one read (claim_open_by_reviewer index): the one I hold in
+        # this queue, if any, and those that expired.
+        mine = list(
+            Claim.objects.filter(reviewer=reviewer, released_at__isnull=True)
+            .select_related("item__response", "item__stratum")
+            .defer("item__response__embedding")
+            .order_by("claimed_at", "pk")
         )
+        held = next((c for c in mine if c.item.queue_id == queue.pk and c.expires_at > now), None)
         if held:
-            return held.item
-        # My expired claims are closed, so the same item can be claimed again later.
-        Claim.objects.filter(
-            reviewer=reviewer, released_at__isnull=True, expires_at__lte=now
-        ).update(released_at=now)
+            return held
+        expired = [c.pk for c in mine if c.expires_at <= now]
+        if expired:
+            # My expired claims are closed, so the same item can be claimed again later.
+            Claim.objects.filter(pk__in=expired, released_at__isnull=True).update(released_at=now)
         open_claims = (
             Claim.objects.filter(item=OuterRef("pk"))
             .filter(_open_claims(now))
@@ -564,24 +579,29 @@ def item_claim(*, queue: Queue, reviewer: Any, now: dt.datetime | None = None) -
             .values("count")
         )
         candidates = (
-            QueueItem.objects.filter(queue=queue)
+            # The first condition is the item_claimable index's: items already done are not in
+            # it, so they are never walked past.
+            QueueItem.objects.filter(queue=queue, review_count__lt=F("required_reviews"))
             .exclude(reviews__reviewer=reviewer)
             .exclude(skips__reviewer=reviewer)
             .alias(open_claim_count=Coalesce(Subquery(open_claims), 0))
             .filter(open_claim_count__lt=F("required_reviews") - F("review_count"))
             .order_by("position")
+            # Loaded with the row (the embedding is never shown): no second read of the item.
+            .select_related("response", "stratum")
+            .defer("response__embedding")
         )
         if connection.features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        # One level of review_count at a time, so that each query walks the item_open index
-        # (queue, review_count, position) in order and stops at the first free row: its cost
-        # grows with the items held by others, not with the queue's length (a query over all
-        # open items sorts the whole queue on every claim: 35 ms at 3,000 items). The second
-        # review of an overlap item comes first, so pairs finish early.
+        # One level of review_count at a time, so that each query walks the item_claimable
+        # index (queue, review_count, position) in order and stops at the first free row: its
+        # cost grows with the items held by others, not with the queue's length (a query over
+        # all open items sorts the whole queue on every claim: 35 ms at 3,000 items). The
+        # second review of an overlap item comes first, so pairs finish early.
         levels = [
             candidates.filter(review_count=1, required_reviews__gt=1),
             candidates.filter(review_count=0),
-            candidates.filter(review_count__gt=1, review_count__lt=F("required_reviews")),
+            candidates.filter(review_count__gt=1),
         ]
         item = None
         passed: list[int] = []
@@ -593,11 +613,14 @@ def item_claim(*, queue: Queue, reviewer: Any, now: dt.datetime | None = None) -
                 # The candidate query's open-claim count comes from its snapshot, taken before
                 # the row lock: a claim committed by another reviewer in between (who then
                 # released the lock) is invisible to it, and the item would be handed out
-                # twice. Holding the lock now, a fresh statement sees every claim; recount.
-                review_count = QueueItem.objects.values_list("review_count", flat=True).get(
-                    pk=found.pk
+                # twice. Holding the lock now, a fresh statement sees every claim; recount
+                # (review count and open claims in one statement).
+                review_count, taken = (
+                    QueueItem.objects.filter(pk=found.pk)
+                    .annotate(taken=Coalesce(Subquery(open_claims), 0))
+                    .values_list("review_count", "taken")
+                    .get()
                 )
-                taken = Claim.objects.filter(item=found).filter(_open_claims(now)).count()
                 if review_count + taken < found.required_reviews:
                     item = found
                 else:
@@ -606,13 +629,12 @@ def item_claim(*, queue: Queue, reviewer: Any, now: dt.datetime | None = None) -
                 break
         if item is None:
             return None
-        Claim.objects.create(
+        return Claim.objects.create(
             item=item,
             reviewer=reviewer,
             claimed_at=now,
             expires_at=now + dt.timedelta(seconds=CLAIM_SECONDS),
         )
-        return item
 
 
 def _review_snapshot(review: Review) -> dict[str, Any]:
@@ -670,10 +692,28 @@ def review_submit(
     now = now or timezone.now()
     with transaction.atomic():
         item = (
-            QueueItem.objects.select_for_update()
+            # Lock the item's row only (of=self): FOR UPDATE without OF would also lock the
+            # joined queue and plan version rows, and every submission to the queue would wait
+            # for the one before it to commit.
+            QueueItem.objects.select_for_update(of=("self",))
             .select_related("queue__plan_version")
             .get(pk=item.pk)
         )
+        # Whether I reviewed it already and when my claim expires, in one statement. It runs
+        # after the lock is held, so its snapshot sees what a submission committed while this
+        # one waited for the lock (the lock statement's own snapshot is older).
+        mine = Claim.objects.filter(item=OuterRef("pk"), reviewer=reviewer, released_at=None)
+        already_reviewed, expires_at = (
+            QueueItem.objects.filter(pk=item.pk)
+            .annotate(
+                reviewed=Exists(Review.objects.filter(item=OuterRef("pk"), reviewer=reviewer)),
+                expires=Subquery(mine.order_by("pk").values("expires_at")[:1]),
+            )
+            .values_list("reviewed", "expires")
+            .get()
+        )
+        if already_reviewed:
+            raise AlreadyReviewed("You have already reviewed this item; edit it from your history.")
         fields = _clean_review_fields(
             item,
             {
@@ -684,13 +724,10 @@ def review_submit(
                 "preference": preference,
             },
         )
-        if Review.objects.filter(item=item, reviewer=reviewer).exists():
-            raise ReviewError("You have already reviewed this item; edit it from your history.")
         claims = Claim.objects.filter(item=item, reviewer=reviewer, released_at__isnull=True)
-        mine = claims.first()
-        if mine is None:
+        if expires_at is None:
             raise ReviewError("Claim this item before reviewing it.")
-        if mine.expires_at <= now:
+        if expires_at <= now:
             # An expired claim may still be honoured if the slot is free.
             others = Claim.objects.filter(item=item).exclude(reviewer=reviewer)
             taken = others.filter(_open_claims(now)).count()
@@ -759,7 +796,8 @@ def review_edit(
         raise ReviewError("This review is past its edit window.")
     with transaction.atomic():
         review = (
-            Review.objects.select_for_update()
+            # The review's row only: the joined item, queue and version are read, not changed.
+            Review.objects.select_for_update(of=("self",))
             .select_related("item__queue__plan_version")
             .get(pk=review.pk)
         )

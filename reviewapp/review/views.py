@@ -28,9 +28,9 @@ from .rendering import markdown_safe
 from .roles import QA_LEAD, REVIEWER
 from .roles import role_required as _role_required
 from .selectors import (
-    queue_allowed,
     queue_overview,
     queue_progress,
+    queue_to_review,
     review_audit_trail,
     review_last_undoable,
     reviews_of,
@@ -38,7 +38,7 @@ from .selectors import (
 from .services import (
     EDIT_SECONDS,
     ReviewError,
-    item_claim,
+    claim_next,
     item_skip,
     review_edit,
     review_submit,
@@ -50,8 +50,10 @@ reviewer_required = _role_required(REVIEWER, QA_LEAD)
 
 
 def _queue_for(request: HttpRequest, queue_id: int) -> Queue:
-    queue = get_object_or_404(Queue.objects.select_related("plan", "plan_version"), pk=queue_id)
-    if not queue_allowed(user=request.user, queue=queue):
+    queue, allowed = queue_to_review(user=request.user, pk=queue_id)
+    if queue is None:
+        raise Http404("No such queue.")
+    if not allowed:
         raise PermissionDenied("You are not a reviewer of this plan.")
     return queue
 
@@ -92,10 +94,11 @@ def _item_context(
 ) -> dict[str, Any]:
     version = queue.plan_version
     tags = plan_tags(version)
+    progress = queue_progress(queue=queue, user=request.user)
     context: dict[str, Any] = {
         "queue": queue,
-        "progress": queue_progress(queue=queue, user=request.user),
-        "undoable": review_last_undoable(queue=queue, user=request.user),
+        "progress": progress,
+        "undoable": progress.can_undo,
         "error": error,
         "notice": notice,
         "item": None,
@@ -160,10 +163,8 @@ def _form_value(form: RubricForm, name: str) -> Any:
 
 
 def _claim_item(queue: Queue, user: Any) -> QueueItem | None:
-    item = item_claim(queue=queue, reviewer=user)
-    if item is None:
-        return None
-    return QueueItem.objects.select_related("response", "stratum").get(pk=item.pk)
+    claim = claim_next(queue=queue, reviewer=user)
+    return None if claim is None else claim.item
 
 
 def _render_item(request: HttpRequest, queue: Queue, **kwargs: Any) -> HttpResponse:
@@ -181,11 +182,13 @@ def _posted_item(request: HttpRequest, queue: Queue) -> QueueItem:
         pk = int(request.POST.get("item", ""))
     except ValueError as exc:
         raise Http404("No item.") from exc
-    return get_object_or_404(
-        QueueItem.objects.select_related("response", "stratum", "queue__plan_version"),
+    item = get_object_or_404(
+        QueueItem.objects.select_related("response", "stratum").defer("response__embedding"),
         pk=pk,
         queue=queue,
     )
+    item.queue = queue  # loaded already, with its plan version
+    return item
 
 
 def _time_spent_ms(form: SubmitForm, item: QueueItem, user: Any) -> int | None:
