@@ -172,6 +172,17 @@ def _store_scores(
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
+                # Lock the block's rows in the order an ingest upsert locks them (source, then
+                # external id; see _ResponseWriter._write_postgres) before updating: a push
+                # re-sending rows this block scores would otherwise take them in one order and
+                # this UPDATE in another, and each could wait for the other.
+                cursor.execute(
+                    """
+                    SELECT id FROM responses_response WHERE id = ANY(%s::bigint[])
+                    ORDER BY source_id, external_id FOR NO KEY UPDATE
+                    """,
+                    [columns[0]],
+                )
                 cursor.execute(
                     """
                     UPDATE responses_response AS r

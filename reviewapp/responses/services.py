@@ -291,11 +291,16 @@ class _ResponseWriter(_Writer):
                         (*row[:metadata], b"\x01" + row[metadata].encode(), *row[metadata + 1 :])
                     )
             assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATABLE_RESPONSE_COLUMNS)
+            # In key order: the upsert locks each existing row it meets and waits for any other
+            # transaction inserting the same key, so two pushes sharing ids in different orders
+            # would each hold a key the other waits for (a deadlock; seen with 4 parallel
+            # pushes). Taken in one order by everyone, the first to a key simply goes first.
             cursor.execute(
                 f"""
                 WITH upserted AS (
                     INSERT INTO responses_response ({columns}, ingested_at, updated_at)
                     SELECT {columns}, now(), now() FROM longtail_response_stage
+                    ORDER BY external_id
                     ON CONFLICT (source_id, external_id) DO UPDATE
                         SET {assignments}, updated_at = now()
                         WHERE responses_response.content_hash <> EXCLUDED.content_hash
@@ -315,7 +320,10 @@ class _ResponseWriter(_Writer):
                 source=self.source, external_id__in=[row[1] for row in rows]
             ).values_list("external_id", "content_hash")
         )
-        changed = [row for row in rows if existing.get(row[1]) != row[-1]]
+        # Key order, as on PostgreSQL: concurrent batches lock shared keys in the same order.
+        changed = sorted(
+            (row for row in rows if existing.get(row[1]) != row[-1]), key=lambda row: row[1]
+        )
         objects = []
         for row in changed:
             fields = dict(zip(RESPONSE_COLUMNS, row, strict=True))
@@ -357,7 +365,11 @@ class _FeedbackWriter(_Writer):
                 "external_id", "content_hash"
             )
         )
-        changed = [e for e in events.values() if existing.get(e.external_id) != e.content_hash]
+        # Key order: concurrent pushes sharing event ids lock them in one order (no deadlock).
+        changed = sorted(
+            (e for e in events.values() if existing.get(e.external_id) != e.content_hash),
+            key=lambda e: e.external_id,
+        )
         FeedbackEvent.objects.bulk_create(
             changed,
             batch_size=500,
@@ -415,7 +427,8 @@ class _ReferenceWriter(_Writer):
                 reference_set=self.reference_set, content_hash__in=rows
             ).values_list("content_hash", flat=True)
         )
-        new = [row for digest, row in rows.items() if digest not in existing]
+        # Key order (the unique key is the digest): no deadlock between concurrent loads.
+        new = [row for digest, row in sorted(rows.items()) if digest not in existing]
         ReferenceRecord.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
         return len(new), 0
 
