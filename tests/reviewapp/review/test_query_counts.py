@@ -21,10 +21,19 @@ from reviewapp.review.models import Claim, Review
 from reviewapp.review.services import item_claim, review_submit
 from tests.conftest import require_postgres_database
 
-# What each request costs now; see benchmarks/review_load.py for what each query is.
+# What each request costs now (a transaction's BEGIN and COMMIT, or SAVEPOINT and RELEASE in a
+# test, count as two). Before these were pinned: 16, 16, 20 and 30.
+# API claim: token; user's groups; queue with the plan assignment; my open claims; overlap
+#   items waiting for a second review; new items; recount of the candidate; insert the claim.
 API_CLAIM_QUERIES = 10
+# API submit: token; groups; item with the plan assignment; lock the item; already reviewed
+#   and my claim's expiry; insert the review; release the claim; count it on the item; audit.
 API_SUBMIT_QUERIES = 11
+# Page claim: session; user; groups; queue with the plan assignment; the claim as above (less
+#   the token); queue progress; my reviews today and whether one can be undone.
 PAGE_CLAIM_QUERIES = 13
+# Page submit and next item: session, user, groups, queue, the posted item, the submission as
+#   above, then the next claim and the progress as for the page claim.
 PAGE_SUBMIT_AND_NEXT_QUERIES = 22
 
 
