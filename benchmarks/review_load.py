@@ -31,6 +31,17 @@ Aim (issue 4): p99 ≤ 100 ms and ≤ 3× the baseline's p99; issue 6: no reques
     .venv/bin/python benchmarks/review_load.py                        # both models, 60 s each
     .venv/bin/python benchmarks/review_load.py --mode paced --think-time 5
     .venv/bin/python benchmarks/review_load.py --gunicorn 2x8,3x4,4x4 --seconds 30  # compare
+    .venv/bin/python benchmarks/review_load.py --with-ingest    # + 4 parallel 10k pushes
+
+--with-ingest (issue 6): after each load model's run, the same model runs again while rounds of
+--ingest-pushes parallel pushes of --ingest-records records each (POST /api/v1/responses/,
+one qa_lead token, into the queue's source) go on back-to-back from the start of the warm-up to
+the end of the measured window. Neighbouring pushes of a round share --ingest-shared ids, sent
+in opposite orders (the upsert race). The server runs tasks eagerly (no broker), so a push's
+request time includes what ingest schedules (scoring, drift alarms); the run's own time (parse,
+validate, upsert) is printed beside it. Prints each push's seconds and rows/s, failures (must be
+0), the review p50/p99 without and with the ingest, and checks that the database holds exactly
+the pushed ids.
 """
 
 from __future__ import annotations
@@ -43,6 +54,7 @@ import secrets
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
@@ -91,6 +103,7 @@ def parse_args() -> argparse.Namespace:
         ),
     )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
+    add_ingest_arguments(parser)
     return parser.parse_args()
 
 
@@ -564,6 +577,234 @@ def parse_servers(spec: str) -> list[tuple[int, int]]:
     return [(p[0], p[1]) for p in pairs]
 
 
+# --- --with-ingest: parallel pushes while the reviewers work (issue 6) ----------------------
+
+ROUND_MARK = b"@ROUND@"  # in every pushed id; each round stamps its number there
+
+
+def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("concurrent ingest (--with-ingest)")
+    group.add_argument(
+        "--with-ingest",
+        action="store_true",
+        help="run each load model again while rounds of parallel pushes go on",
+    )
+    group.add_argument("--ingest-pushes", type=int, default=4, help="parallel pushes per round")
+    group.add_argument(
+        "--ingest-records", type=int, default=10_000, help="records per push (at most 10,000)"
+    )
+    group.add_argument(
+        "--ingest-shared",
+        type=int,
+        default=500,
+        help="ids each push shares with each neighbouring push of its round",
+    )
+    group.add_argument(
+        "--ingest-embeddings", type=int, default=0, help="embedding dimensions (0: none)"
+    )
+
+
+@dataclass
+class Pusher:
+    token: str
+    source: str
+    records: int  # per push
+    templates: list[bytes]  # one JSON body per push of a round, ROUND_MARK in every id
+    ids_per_round: int  # distinct ids a round sends (shared ids count once)
+    rounds: int = 0  # rounds sent so far, over every run
+    runs: list[int] = field(default_factory=list)  # ingest runs of the successful pushes
+
+
+def ingest_setup(args: argparse.Namespace) -> Pusher:
+    """A qa_lead with a token; the queue's source scored now (so that a push's scoring is its
+    own rows'); the JSON body of each push of a round, built once (a round stamps new ids in).
+    Neighbouring pushes share ids, sent in opposite orders, each id with one content."""
+    import json
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from benchmarks.ingest import generate
+    from reviewapp.api.tokens import token_create
+    from reviewapp.responses.models import Source
+    from reviewapp.responses.scoring import responses_score
+
+    n, k, shared = args.ingest_records, args.ingest_pushes, args.ingest_shared
+    if not 0 < n <= 10_000 or k < 1 or shared < 0 or (k > 1 and 2 * shared > n):
+        raise SystemExit(
+            "--ingest-records 1..10,000, --ingest-pushes ≥ 1, --ingest-shared ≤ half a push"
+        )
+    if k == 1:
+        shared = 0
+    user = get_user_model().objects.create_user(username="loadbench-pusher")
+    user.groups.add(Group.objects.get_or_create(name="qa_lead")[0])
+    token = token_create(user=user, name="loadbench-push")[1]
+    source = Source.objects.get(name="loadbench")
+    responses_score(source_id=source.pk)
+    mark = ROUND_MARK.decode()
+
+    def shared_ids(pair: int) -> list[str]:
+        return [f"mix-{mark}-s{pair}-{i:05d}" for i in range(shared)]
+
+    pushes = []
+    for push in range(k):
+        ids = shared_ids(push) + shared_ids((push - 1) % k)[::-1] if shared else []
+        ids += [f"mix-{mark}-p{push}-{i:05d}" for i in range(n - len(ids))]
+        pushes.append(ids)
+    unique = list(dict.fromkeys(i for ids in pushes for i in ids))
+    content = dict(
+        zip(unique, generate(len(unique), embeddings=args.ingest_embeddings, seed=19), strict=True)
+    )
+    templates = [json.dumps([{**content[i], "id": i} for i in ids]).encode() for ids in pushes]
+    from django.db import connection
+
+    connection.close()
+    return Pusher(token, source.name, n, templates, len(unique))
+
+
+async def push_rounds(base: str, pusher: Pusher, until: float, pushes: list[dict]) -> None:
+    """Rounds of parallel pushes, back-to-back, until `until` (a round under way finishes)."""
+    import httpx
+
+    headers = {"Authorization": f"Token {pusher.token}", "Content-Type": "application/json"}
+
+    async def push(client: httpx.AsyncClient, round_: int, index: int, body: bytes) -> None:
+        entry: dict[str, Any] = {"round": round_, "push": index, "start": time.monotonic()}
+        try:
+            answer = await client.post(f"/api/v1/responses/?source={pusher.source}", content=body)
+            entry["status"] = answer.status_code
+            if answer.status_code == 200:
+                entry["result"] = answer.json()
+            else:
+                entry["error"] = f"{answer.status_code} {answer.text[:120]}"
+        except httpx.HTTPError as exc:
+            entry["status"], entry["error"] = None, f"{type(exc).__name__}: {exc}"
+        entry["seconds"] = time.monotonic() - entry["start"]
+        pushes.append(entry)
+
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=600) as client:
+        while time.monotonic() < until:
+            pusher.rounds += 1
+            stamp = f"{pusher.rounds:05d}".encode()
+            await asyncio.gather(
+                *(
+                    push(client, pusher.rounds, i, template.replace(ROUND_MARK, stamp))
+                    for i, template in enumerate(pusher.templates)
+                )
+            )
+
+
+def report_ingest(pushes: list[dict], pusher: Pusher) -> int:
+    """Print each push (request time as the client saw it, and the run's own time from the
+    database); return the number of failed pushes."""
+    from reviewapp.responses.models import IngestRun
+
+    ok = [p for p in pushes if p.get("status") == 200]
+    runs = {
+        run.pk: run for run in IngestRun.objects.filter(pk__in=[p["result"]["run"] for p in ok])
+    }
+    pusher.runs += list(runs)
+    n = pusher.records
+    wall = max(p["start"] + p["seconds"] for p in pushes) - min(p["start"] for p in pushes)
+    rounds = len({p["round"] for p in pushes})
+    print(
+        f"\n  ingest alongside: {rounds} round(s) × {len(pusher.templates)} parallel pushes of "
+        f"{n:,} records, {len(pushes) * n / wall:,.0f} records/s over {wall:.1f} s"
+    )
+    print(
+        f"  {'push':<8}{'request s':>10}{'rows/s':>9}{'run s':>8}{'run rows/s':>11}"
+        f"{'new':>8}{'unchanged':>10}{'updated':>9}  status"
+    )
+    for p in sorted(pushes, key=lambda p: (p["round"], p["push"])):
+        name = f"{p['round']}.{p['push']}"
+        run = runs.get(p["result"]["run"]) if "result" in p else None
+        if run is None:
+            print(f"  {name:<8}{p['seconds']:>10.2f}{'':>9}{'':>8}{'':>11}  {p.get('error')}")
+            continue
+        print(
+            f"  {name:<8}{p['seconds']:>10.2f}{n / p['seconds']:>9,.0f}"
+            f"{run.duration_seconds:>8.2f}{n / run.duration_seconds:>11,.0f}"
+            f"{run.created_count:>8,}{run.unchanged_count:>10,}{run.updated_count:>9,}  "
+            f"{run.status}"
+        )
+    failures = (
+        len(pushes) - len(ok) + sum(r.status != IngestRun.Status.FINISHED for r in runs.values())
+    )
+    seconds = sorted(p["seconds"] for p in ok)
+    if seconds:
+        print(
+            f"  request seconds p50 {np.percentile(seconds, 50):.2f}, max {seconds[-1]:.2f}; "
+            f"failures {failures} (must be 0)"
+        )
+    else:
+        print(f"  failures {failures} (must be 0)")
+    return failures
+
+
+def with_ingest(
+    base: str,
+    tokens: list[str],
+    queue_id: int,
+    think: float,
+    args: argparse.Namespace,
+    log: Path,
+    meter: CpuMeter,
+    pusher: Pusher,
+    title: str,
+    without: dict,
+) -> bool:
+    """The load model again, with pushes from the start of its warm-up to the end of its
+    measured window; prints it, the pushes, and the comparison. True when anything failed."""
+    pushes: list[dict] = []
+
+    async def both() -> dict:
+        until = time.monotonic() + args.warmup + args.seconds
+        result, _ = await asyncio.gather(
+            run_mode(base, tokens, queue_id, think, args, log, meter),
+            push_rounds(base, pusher, until, pushes),
+        )
+        return result
+
+    result = asyncio.run(both())
+    report(f"{title}, WITH concurrent ingest", result)
+    failures = report_ingest(pushes, pusher)
+    print("  review requests, client p50 / p99 ms: without ingest → with ingest")
+    for key in ("claim", "submit", "baseline"):
+        print(
+            f"    {key:<24}{ms(without[key], 50):>7.1f} /{ms(without[key], 99):>7.1f}  →"
+            f"{ms(result[key], 50):>7.1f} /{ms(result[key], 99):>7.1f}"
+        )
+    print(
+        f"    {'reviews/s':<24}{len(without['submit']) / without['elapsed']:>16.1f}  →"
+        f"{len(result['submit']) / result['elapsed']:>16.1f}"
+    )
+    return bool(result["errors"]) or failures > 0
+
+
+def ingest_check(url: str, pusher: Pusher) -> bool:
+    """The database holds exactly the pushed ids, each once; every run's counts add up."""
+    import psycopg
+
+    expected = pusher.rounds * pusher.ids_per_round
+    with psycopg.connect(url) as conn:
+        stored = conn.execute(
+            "SELECT count(*), count(DISTINCT external_id) FROM responses_response "
+            "WHERE external_id LIKE 'mix-%%'"
+        ).fetchone()
+        sent, counted = conn.execute(
+            "SELECT %s::int * count(*), coalesce(sum(created_count + updated_count "
+            "+ unchanged_count), 0) FROM responses_ingestrun WHERE id = ANY(%s)",
+            [pusher.records, pusher.runs],
+        ).fetchone()
+    good = stored == (expected, expected) and sent == counted
+    print(
+        f"pushed ids stored: {stored[0]:,} rows ({stored[1]:,} distinct) of {expected:,} sent "
+        f"in {pusher.rounds} rounds; run counts add up to the records sent: "
+        f"{'yes' if sent == counted else f'NO ({counted:,} of {sent:,})'}"
+    )
+    return good
+
+
 def main() -> None:
     args = parse_args()
     servers = parse_servers(args.gunicorn)
@@ -571,12 +812,17 @@ def main() -> None:
     modes = [m for m in modes if args.mode in (m[0], "both")]
     url = database_url(args.pg_admin, args.db)
     env = server_env(url)
+    if args.with_ingest:
+        # Tasks run eagerly inside the push request (the embedded default), never sent to a
+        # broker that has no worker for this database.
+        env["CELERY_BROKER_URL"] = ""
     print(f"database {args.db}: creating, migrating, loading {args.items:,} items ...")
     started = time.perf_counter()
     create_database(args.pg_admin, args.db)
     failed = False
     try:
         queue_id, tokens = load(env, args.items, args.reviewers)
+        pusher = ingest_setup(args) if args.with_ingest else None
         print(f"  loaded in {time.perf_counter() - started:.1f} s")
         for workers, threads in servers:
             log = Path("/tmp") / f"review_load_gunicorn_{args.port}.log"
@@ -599,12 +845,18 @@ def main() -> None:
                     result = asyncio.run(run_mode(base, tokens, queue_id, think, args, log, meter))
                     report(title, result)
                     failed |= bool(result["errors"])
+                    if pusher is not None:
+                        failed |= with_ingest(
+                            base, tokens, queue_id, think, args, log, meter, pusher, title, result
+                        )
             finally:
                 server.terminate()
                 server.wait(timeout=30)
         reviews, over = check_counts(url, queue_id)
         print(f"\nstored reviews {reviews}; items with more reviews than required: {over}")
         failed |= over > 0
+        if pusher is not None:
+            failed |= not ingest_check(url, pusher)
     finally:
         if not args.keep_db:
             drop_database(args.pg_admin, args.db)
