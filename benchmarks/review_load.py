@@ -18,7 +18,11 @@ What it does, all on loopback:
      from 0.5–1.5 × --think-time (default 2 s), and the reviewers start spread over one
      think time. 2 s is far faster than anyone reads and judges an answer (people take
      30–120 s), so 50 paced reviewers still offer 15–60 times the load of 50 people;
-   each model gets --warmup seconds unmeasured, then --seconds measured;
+   each model gets --warmup seconds unmeasured, then --seconds measured. With --client page
+   the reviewers use the htmx review page instead (a session each, as after a login): one GET
+   of the item fragment (claim and render), then each POST of a verdict answers with the next
+   item's fragment (submit, claim and render in one request); answers are ~1.5 KB of Markdown
+   (steps, a table, a link, code), so rendering costs what it would;
 5. prints per model: p50/p99 of claim, submit and the baseline as the client saw them, and
    server-side (the duration_ms of each request's log line: Django's own time, without the
    wait for a worker thread), throughput, errors, the CPU (in cores) used by gunicorn, by the
@@ -31,6 +35,7 @@ Aim (issue 4): p99 ≤ 100 ms and ≤ 3× the baseline's p99; issue 6: no reques
     .venv/bin/python benchmarks/review_load.py                        # both models, 60 s each
     .venv/bin/python benchmarks/review_load.py --mode paced --think-time 5
     .venv/bin/python benchmarks/review_load.py --gunicorn 2x8,3x4,4x4 --seconds 30  # compare
+    .venv/bin/python benchmarks/review_load.py --client page       # through the review page
     .venv/bin/python benchmarks/review_load.py --with-ingest    # + 4 parallel 10k pushes
 
 --with-ingest (issue 6): after each load model's run, the same model runs again while rounds of
@@ -50,6 +55,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -88,6 +94,12 @@ def parse_args() -> argparse.Namespace:
         type=float,
         default=2.0,
         help="paced mode: mean seconds a reviewer reads an item before submitting",
+    )
+    parser.add_argument(
+        "--client",
+        choices=("api", "page"),
+        default="api",
+        help="api: the REST claim and review calls; page: the htmx review page (session login)",
     )
     parser.add_argument(
         "--gunicorn",
@@ -135,10 +147,39 @@ def server_env(url: str) -> dict[str, str]:
         SECRET_KEY="loadbench-" + secrets.token_hex(24),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DB_CONN_MAX_AGE="60",
-        # Plain HTTP on loopback: a TLS proxy would sit in front in production.
+        # Plain HTTP on loopback: a TLS proxy would sit in front in production (and the
+        # cookies of the page client must travel without TLS).
         SECURE_SSL_REDIRECT="0",
+        SESSION_COOKIE_SECURE="0",
+        CSRF_COOKIE_SECURE="0",
     )
     return env
+
+
+ANSWER = """To move your billing date to the 15th:
+
+1. Open **Settings → Billing** in the web app (the mobile app cannot do it).
+2. Under *Billing cycle*, click **Change date** and pick `15`.
+3. Confirm. The next invoice is prorated; see [the billing FAQ](https://example.com/billing).
+
+| Plan | Can change the date? | Notes |
+|------|----------------------|-------|
+| Free | No | upgrade first |
+| Pro | Yes | once per cycle |
+| Team | Yes | admins only |
+
+> If you pay by invoice, ask support instead: the date follows the contract.
+
+```
+curl -X POST https://api.example.com/v1/billing/cycle -d '{"day": 15}'
+```
+
+- You keep your current features until the change.
+- ~~Refunds~~ Credits for the shorter cycle are applied automatically.
+- The change shows on the next invoice, not the current one.
+
+Anything else about billing? Ask away.
+"""
 
 
 def load(env: dict[str, str], items: int, reviewers: int) -> tuple[int, list[str]]:
@@ -172,8 +213,9 @@ def load(env: dict[str, str], items: int, reviewers: int) -> tuple[int, list[str
     day = dt.date(2026, 1, 20)
     stamp = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
     rng = np.random.default_rng(7)
-    # Answers of a realistic length (~1.5 KB) so that rendering the claim costs what it would.
-    body = "You can change the billing date under Settings → Billing → Cycle. " * 22
+    # Answers shaped like an LLM's (~1.5 KB of Markdown: steps, a table, a link, code) so that
+    # rendering one on the review page costs what it would.
+    body = ANSWER
     responses = Response.objects.bulk_create(
         [
             Response(
@@ -217,6 +259,31 @@ def load(env: dict[str, str], items: int, reviewers: int) -> tuple[int, list[str
         cursor.execute("ANALYZE")  # fresh statistics, as autovacuum would give a live table
     connection.close()
     return queue.pk, tokens
+
+
+def reviewer_sessions() -> list[str]:
+    """A signed-in session for each loadbench reviewer (their keys, for the page client's
+    sessionid cookie), as a login would leave; run in the process that called load()."""
+    from django.contrib.auth import (
+        BACKEND_SESSION_KEY,
+        HASH_SESSION_KEY,
+        SESSION_KEY,
+        get_user_model,
+    )
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.db import connection
+
+    keys = []
+    users = get_user_model().objects.filter(username__regex=r"^loadbench-[0-9]+$")
+    for user in users.order_by("username"):
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        keys.append(session.session_key)
+    connection.close()
+    return keys
 
 
 def start_server(
@@ -419,17 +486,114 @@ async def reviewer_loop(
                 fail(started, f"submit {answer.status_code} {answer.text[:80]}")
 
 
+ITEM_ON_PAGE = re.compile(r'data-item="(\d+)"')
+
+
+async def page_reviewer_loop(
+    base: str,
+    session_key: str,
+    queue_id: int,
+    think: float,
+    window: tuple[float, float],
+    rng: np.random.Generator,
+    timings: dict,
+) -> None:
+    """The review page as htmx drives it: GET the item fragment (claim and render) once, then
+    read, POST the verdict and get the next item's fragment back (submit, claim and render in
+    one request), again and again; the baseline as in the API loop."""
+    import httpx
+
+    measure_from, deadline = window
+    url = f"/review/queues/{queue_id}/"
+    headers = {"X-Request-ID": LOAD_REQUEST_ID, "HX-Request": "true"}
+    verdicts = ("correct", "partial", "incorrect")
+
+    def record(name: str, started: float, seconds: float) -> None:
+        if started >= measure_from:
+            timings[name].append(seconds)
+
+    def fail(started: float, text: str) -> None:
+        if started >= measure_from:
+            timings["errors"].append(text)
+
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, cookies={"sessionid": session_key}, timeout=30
+    ) as client:
+        if think:
+            await asyncio.sleep(rng.uniform(0, think))
+        html = None
+        n = 0
+        while time.monotonic() < deadline and n < 100_000:  # bounded
+            n += 1
+            if html is None:
+                started = time.monotonic()
+                try:
+                    page = await client.get(url)
+                except httpx.HTTPError as exc:
+                    fail(started, f"page GET {type(exc).__name__}")
+                    continue
+                record("claim", started, time.monotonic() - started)
+                if page.status_code != 200:
+                    fail(started, f"page GET {page.status_code}")
+                    await asyncio.sleep(0.5)
+                    continue
+                html = page.text
+            found = ITEM_ON_PAGE.search(html)
+            if found is None:
+                timings["empty"] += 1
+                html = None
+                await asyncio.sleep(0.5)
+                continue
+            started = time.monotonic()
+            try:
+                health = await client.get("/healthz/live")
+                record("baseline", started, time.monotonic() - started)
+                if health.status_code != 200:
+                    fail(started, f"healthz {health.status_code}")
+            except httpx.HTTPError as exc:
+                fail(started, f"healthz {type(exc).__name__}")
+            if think:
+                await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+            form = {"item": found.group(1), "verdict": verdicts[n % 3], "time_spent_ms": "1000"}
+            if 'name="preference"' in html:
+                form["preference"] = "A"
+            started = time.monotonic()
+            try:
+                answer = await client.post(
+                    url, data=form, headers={"X-CSRFToken": client.cookies.get("csrftoken", "")}
+                )
+            except httpx.HTTPError as exc:
+                fail(started, f"page POST {type(exc).__name__}")
+                html = None
+                continue
+            record("submit", started, time.monotonic() - started)
+            if answer.status_code != 200 or "Saved:" not in answer.text:
+                fail(started, f"page POST {answer.status_code} {answer.text[:80]!r}")
+                html = None
+                continue
+            html = answer.text
+
+
 async def run_load(
-    base: str, tokens: list[str], queue_id: int, think: float, warmup: float, seconds: float
+    base: str,
+    credentials: list[str],
+    queue_id: int,
+    think: float,
+    warmup: float,
+    seconds: float,
+    client: str = "api",
 ) -> dict:
+    """Every reviewer's loop at once; `credentials` are API tokens (client "api") or session
+    keys (client "page")."""
     timings: dict = {"claim": [], "submit": [], "baseline": [], "errors": [], "empty": 0}
     now = time.monotonic()
     window = (now + warmup, now + warmup + seconds)
-    rngs = np.random.default_rng(11).spawn(len(tokens))
+    rngs = np.random.default_rng(11).spawn(len(credentials))
+    loop = page_reviewer_loop if client == "page" else reviewer_loop
     await asyncio.gather(
         *(
-            reviewer_loop(base, t, queue_id, think, window, rng, timings)
-            for t, rng in zip(tokens, rngs, strict=True)
+            loop(base, c, queue_id, think, window, rng, timings)
+            for c, rng in zip(credentials, rngs, strict=True)
         )
     )
     return timings
@@ -455,16 +619,17 @@ def server_durations(log: Path, start: int, end: int) -> dict[str, list[float]]:
             continue
         if entry.get("request_id") != LOAD_REQUEST_ID:
             continue
-        path = entry.get("path", "")
-        kind = (
-            "claim"
-            if path.endswith("/claim/")
-            else "submit"
-            if path == "/api/v1/reviews/"
-            else "baseline"
-            if path == "/healthz/live"
-            else None
-        )
+        path, message = entry.get("path", ""), entry.get("message", "")
+        if path.startswith("/review/queues/"):
+            kind: str | None = "submit" if message.startswith("POST") else "claim"
+        elif path.endswith("/claim/"):
+            kind = "claim"
+        elif path == "/api/v1/reviews/":
+            kind = "submit"
+        elif path == "/healthz/live":
+            kind = "baseline"
+        else:
+            kind = None
         if kind:
             out[kind].append(entry["duration_ms"] / 1000)
     return out
@@ -494,7 +659,7 @@ async def run_mode(
         measured["log_end"] = log.stat().st_size
 
     watcher = asyncio.create_task(watch())
-    timings = await run_load(base, tokens, queue_id, think, args.warmup, args.seconds)
+    timings = await run_load(base, tokens, queue_id, think, args.warmup, args.seconds, args.client)
     await watcher
     await asyncio.sleep(0.5)  # the last requests' log lines
     measured["server"] = server_durations(log, measured["log_start"], log.stat().st_size)
@@ -524,14 +689,21 @@ def ms(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values) * 1000, q)) if values else float("nan")
 
 
-LABELS = (
-    ("claim", "claim (+ item JSON)"),
-    ("submit", "submit review"),
-    ("baseline", "baseline /healthz/live"),
-)
+LABELS = {
+    "api": (
+        ("claim", "claim (+ item JSON)"),
+        ("submit", "submit review"),
+        ("baseline", "baseline /healthz/live"),
+    ),
+    "page": (
+        ("claim", "page GET: claim+render"),
+        ("submit", "POST: submit+next+render"),
+        ("baseline", "baseline /healthz/live"),
+    ),
+}
 
 
-def report(name: str, result: dict) -> bool:
+def report(name: str, result: dict, client: str = "api") -> bool:
     """Print one mode's figures; True when the aim is met."""
     elapsed, cpu = result["elapsed"], result["cpu"]
     print(f"\n  {name}")
@@ -539,13 +711,13 @@ def report(name: str, result: dict) -> bool:
         f"  {'request':<24}{'count':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
         f"{'server p50':>12}{'server p99':>12}"
     )
-    for key, label in LABELS:
+    for key, label in LABELS[client]:
         values, server = result[key], result["server"][key]
         print(
             f"  {label:<24}{len(values):>7}{ms(values, 50):>9.1f}{ms(values, 99):>9.1f}"
             f"{ms(values, 100):>9.1f}{ms(server, 50):>12.1f}{ms(server, 99):>12.1f}"
         )
-    requests = sum(len(result[k]) for k, _ in LABELS)
+    requests = sum(len(result[k]) for k in ("claim", "submit", "baseline"))
     print(
         f"  {len(result['submit']) / elapsed:.1f} reviews/s, {requests / elapsed:.0f} requests/s "
         f"over {elapsed:.0f} s; errors {len(result['errors'])}; empty claims {result['empty']}"
@@ -557,7 +729,9 @@ def report(name: str, result: dict) -> bool:
         f"{cpu['postgres']:.2f}, load generator {cpu['client']:.2f}; whole machine "
         f"{cpu['machine']:.2f} of {cpu['cores']:.0f}"
     )
-    worst = max(ms(result["claim"], 99), ms(result["submit"], 99))
+    # The page client claims by GET only once per reviewer (then every POST brings the next
+    # item): a kind without samples does not count.
+    worst = max(ms(result[k], 99) for k in ("claim", "submit") if result[k])
     base99 = ms(result["baseline"], 99)
     met = worst <= 100 and worst <= 3 * base99
     print(
@@ -822,6 +996,8 @@ def main() -> None:
     failed = False
     try:
         queue_id, tokens = load(env, args.items, args.reviewers)
+        if args.client == "page":
+            tokens = reviewer_sessions()  # session keys instead of API tokens
         pusher = ingest_setup(args) if args.with_ingest else None
         print(f"  loaded in {time.perf_counter() - started:.1f} s")
         for workers, threads in servers:
@@ -833,7 +1009,7 @@ def main() -> None:
                 meter = CpuMeter(server.pid, args.pg_admin, args.db)
                 print(
                     f"\ngunicorn {workers} workers × {threads} threads (gthread), DEBUG off; "
-                    f"{args.reviewers} reviewers, {args.warmup:.0f} s warm-up + "
+                    f"{args.reviewers} reviewers ({args.client}), {args.warmup:.0f} s warm-up + "
                     f"{args.seconds:.0f} s measured per mode"
                 )
                 for _, think in modes:
@@ -843,7 +1019,7 @@ def main() -> None:
                         else f"paced: think time {think:g} s (uniform ×0.5–1.5) before each submit"
                     )
                     result = asyncio.run(run_mode(base, tokens, queue_id, think, args, log, meter))
-                    report(title, result)
+                    report(title, result, args.client)
                     failed |= bool(result["errors"])
                     if pusher is not None:
                         failed |= with_ingest(
