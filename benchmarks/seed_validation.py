@@ -17,7 +17,10 @@ Then it reads the plans back only through the reports bridge (reviewapp.reports.
 stored StratumCount populations + reviews) and compares with the TRUE accuracy computed from
 truth.jsonl over the same responses:
   - per tier and weekly window, whether the report's 95 % interval contains the true accuracy
-    (and the accuracy the oracle "sees", a(1−2e)+e, since an erring reviewer shifts it);
+    (and the accuracy the oracle "sees", a(1−2e)+e, since an erring reviewer shifts it; and
+    whether the Rogan–Gladen corrected interval, Se = Sp = 1 − e, contains the true accuracy);
+    per tier and day, whether the day's interval contains the day's true accuracy (one
+    interval per tier and day pins coverage down better than a handful of weekly ones);
   - the day the cheap tier's first quality alarm fires: the alarm service
     (reviewapp.reports.services.alarms_compute_quality_all: CUSUM and below-target) where it
     exists, and the issue 3 study's own CUSUM (odds ratio 3, p0 = the stratum's days-0–13
@@ -116,6 +119,41 @@ def _truth_over(cells: dict[tuple[str, dt.date], list[int]], tier: str | None, d
     return good / total if total else float("nan")
 
 
+def coverage(
+    plan: Any, windows: list[list[dt.date]], cells: dict[tuple[str, dt.date], list[int]], e: float
+) -> dict[str, list[tuple[bool, bool, bool, float, float, float, float]]]:
+    """Per tier (all traffic for the uniform plan) and window: whether the report's 95 %
+    interval contains the true accuracy, the accuracy the oracle sees (a(1−2e)+e), and
+    whether the Rogan–Gladen corrected interval (Se = Sp = 1 − e, the correction the agreement
+    page applies with Se/Sp from gold) contains the true accuracy; then the true accuracy,
+    the estimate and its interval."""
+    from reviewapp.reports.selectors import domain_rows, report_data
+    from sampling.estimate import rogan_gladen
+
+    cover: dict[str, list[tuple[bool, bool, bool, float, float, float, float]]] = defaultdict(list)
+    for window in windows:
+        data = report_data(plan=plan, start=window[0], end=window[-1])
+        for row in domain_rows(data, ("tier",)):
+            if row.ci_low is None:
+                continue
+            tier = row.key[0] or None  # the uniform plan has no tier: all traffic
+            true = _truth_over(cells, tier, window)
+            seen = true * (1 - 2 * e) + e
+            low, high = (float(rogan_gladen(x, 1 - e, 1 - e)) for x in (row.ci_low, row.ci_high))
+            cover[tier or "all"].append(
+                (
+                    row.ci_low <= true <= row.ci_high,
+                    row.ci_low <= seen <= row.ci_high,
+                    low <= true <= high,
+                    true,
+                    row.accuracy,
+                    row.ci_low,
+                    row.ci_high,
+                )
+            )
+    return cover
+
+
 def cusum_first_alarm(plan: Any, name: str, start: dt.date) -> tuple[int | None, int]:
     """The issue 3 study's CUSUM over the plan's stored reviews of the watched domain (cheap
     tier; all traffic for the uniform plan): (first alarm day − onset, watched reviews/day)."""
@@ -185,9 +223,8 @@ def main() -> None:
     from django.core.management import call_command
 
     from reviewapp.reports.oracle import plan_build_and_review, source_days, truth_load
-    from reviewapp.reports.selectors import domain_rows, report_data
     from reviewapp.responses.models import Response, Source
-    from reviewapp.review.models import Plan
+    from reviewapp.review.models import Plan, Queue, Review
     from reviewapp.review.services import plan_save
 
     SOURCE = f"sim-seed-val-{args.days}x{args.per_day}"
@@ -240,32 +277,18 @@ def main() -> None:
         t_review = time.time() - t1
         e = args.error_rate
         windows = [days[i : i + 7] for i in range(0, len(days) - 6, 7)]
-        cover: dict[str, list[tuple[bool, bool, float, float, float, float]]] = defaultdict(list)
-        for window in windows:
-            data = report_data(plan=plan, start=window[0], end=window[-1])
-            by = ("tier",) if name != "uniform" else ("tier",)
-            for row in domain_rows(data, by):
-                tier = row.key[0] or None  # the uniform plan has no tier: all traffic
-                true = _truth_over(cells, tier, window)
-                seen = true * (1 - 2 * e) + e
-                if row.ci_low is None:
-                    continue
-                cover[tier or "all"].append(
-                    (
-                        row.ci_low <= true <= row.ci_high,
-                        row.ci_low <= seen <= row.ci_high,
-                        true,
-                        row.accuracy,
-                        row.ci_low,
-                        row.ci_high,
-                    )
-                )
+        cover = coverage(plan, windows, cells, e)
+        daily = coverage(plan, [[d] for d in days], cells, e)
         first, per_day = cusum_first_alarm(plan, name, start)
         t2 = time.time()
         service = service_alarm_days(plan, start) if name != "uniform" else {}
         results[name] = {
-            "reviews": summary.reviews,
+            # Stored reviews, not this run's: a rerun on the same database only reports.
+            "reviews": Review.objects.filter(
+                item__queue__plan=plan, item__queue__kind=Queue.Kind.PROBABILITY
+            ).count(),
             "cover": cover,
+            "daily": daily,
             "cusum": first,
             "per_day": per_day,
             "service": service,
@@ -273,7 +296,7 @@ def main() -> None:
             "t_alarm": time.time() - t2,
         }
         print(
-            f"{name}: {summary.reviews} reviews in {t_review:.0f} s; cusum first alarm "
+            f"{name}: {summary.reviews} new reviews in {t_review:.0f} s; cusum first alarm "
             f"{first} days after onset ({per_day} watched reviews/day); alarm service {service}",
             flush=True,
         )
@@ -281,6 +304,9 @@ def main() -> None:
             print(
                 f"  {tier}: truth in interval {sum(r[0] for r in rows)}/{len(rows)} weekly "
                 f"windows; reviewer-seen accuracy in interval {sum(r[1] for r in rows)}/{len(rows)}"
+                f"; truth in the Rogan–Gladen corrected interval {sum(r[2] for r in rows)}/"
+                f"{len(rows)}; days: truth in interval "
+                f"{sum(r[0] for r in daily[tier])}/{len(daily[tier])}"
             )
 
     lines = [
@@ -289,10 +315,14 @@ def main() -> None:
         f" --transport {args.transport}` on {connection_vendor()} in {time.time() - t0:.0f} s.",
         "",
         "| plan | reviews | tier | weekly windows whose 95 % interval contains the true "
-        "accuracy | … contains the accuracy the oracle sees, a(1−2e)+e | cheap-tier CUSUM: "
-        "days from onset to first alarm | alarm service: first cheap-tier alarm |",
-        "|---|---|---|---|---|---|---|",
+        "accuracy | … contains the accuracy the oracle sees, a(1−2e)+e | … whose Rogan–Gladen "
+        "corrected interval (Se = Sp = 1 − e) contains the true accuracy | days whose 95 % "
+        "interval contains the true accuracy | … whose corrected interval does | cheap-tier "
+        "CUSUM: days from onset to first alarm | alarm service: first cheap-tier alarm |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    # weekly: true, seen, corrected, windows; daily: true, corrected, days
+    totals = [0, 0, 0, 0, 0, 0, 0]
     for name, r in results.items():
         for tier, rows in sorted(r["cover"].items()):
             service = (
@@ -301,12 +331,38 @@ def main() -> None:
                 )
                 or "—"
             )
+            daily = r["daily"].get(tier, [])
+            counts = [sum(x[i] for x in rows) for i in range(3)]
+            totals = [
+                a + b
+                for a, b in zip(
+                    totals,
+                    [
+                        *counts,
+                        len(rows),
+                        sum(x[0] for x in daily),
+                        sum(x[2] for x in daily),
+                        len(daily),
+                    ],
+                    strict=True,
+                )
+            ]
             lines.append(
-                f"| {name} | {r['reviews']} | {tier} | {sum(x[0] for x in rows)}/{len(rows)} | "
-                f"{sum(x[1] for x in rows)}/{len(rows)} | "
+                f"| {name} | {r['reviews']} | {tier} | {counts[0]}/{len(rows)} | "
+                f"{counts[1]}/{len(rows)} | {counts[2]}/{len(rows)} | "
+                f"{sum(x[0] for x in daily)}/{len(daily)} | "
+                f"{sum(x[2] for x in daily)}/{len(daily)} | "
                 f"{'none' if r['cusum'] is None else r['cusum']} ({r['per_day']} watched/day) | "
                 f"{service} |"
             )
+    if totals[3] and totals[6]:
+        lines.append(
+            f"| all | | | {totals[0]}/{totals[3]} ({100 * totals[0] / totals[3]:.0f} %) | "
+            f"{totals[1]}/{totals[3]} ({100 * totals[1] / totals[3]:.0f} %) | "
+            f"{totals[2]}/{totals[3]} ({100 * totals[2] / totals[3]:.0f} %) | "
+            f"{totals[4]}/{totals[6]} ({100 * totals[4] / totals[6]:.1f} %) | "
+            f"{totals[5]}/{totals[6]} ({100 * totals[5] / totals[6]:.1f} %) | | |"
+        )
     lines += ["", "Per window (true accuracy; report estimate [95 % interval]):", ""]
     lines.append(
         "| plan | tier | " + " | ".join(f"week {i + 1}" for i in range(len(windows))) + " |"
@@ -315,7 +371,7 @@ def main() -> None:
     for name, r in results.items():
         for tier, rows in sorted(r["cover"].items()):
             cells_txt = [
-                f"{x[2]:.3f}; {x[3]:.3f} [{x[4]:.3f}, {x[5]:.3f}]{'' if x[0] else ' ✗'}"
+                f"{x[3]:.3f}; {x[4]:.3f} [{x[5]:.3f}, {x[6]:.3f}]{'' if x[0] else ' ✗'}"
                 for x in rows
             ]
             lines.append(f"| {name} | {tier} | " + " | ".join(cells_txt) + " |")
