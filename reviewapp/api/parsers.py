@@ -18,7 +18,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import BaseParser
 
-from reviewapp.responses.readers import RawRecord
+from reviewapp.responses.readers import TOO_DEEP, RawRecord
 from reviewapp.responses.records import RecordError
 
 _SPLITTER = msgspec.json.Decoder(list[msgspec.Raw])
@@ -73,6 +73,12 @@ class RawJSONListParser(BaseParser):
             pass
         except msgspec.DecodeError as exc:
             raise ParseError(f"The body is not valid JSON: {exc}.") from None
+        except RecursionError:
+            # msgspec walks nested values recursively, even to split the list.
+            raise ParseError(
+                "The body is JSON nested too deeply to read (objects or lists about 1,000 "
+                "levels deep)."
+            ) from None
         # Not an array (msgspec stops at the first token): say what it is, if it is JSON.
         try:
             value = _DECODER.decode(body)
@@ -90,7 +96,14 @@ def raw_records(items: list[msgspec.Raw], ids: list[str | None]) -> Iterator[Raw
     """
     for index, item in enumerate(items, start=1):
         raw = bytes(item)
-        data = _DECODER.decode(raw)
+        try:
+            data = _DECODER.decode(raw)
+        except RecursionError:
+            # The list was split higher up the stack than this decodes: near the limit, an
+            # item that split may still be too deep here.
+            ids.append(None)
+            yield RawRecord(index, None, raw, RecordError("", TOO_DEEP))  # type: ignore[arg-type]
+            continue
         if isinstance(data, dict):
             record_id = data.get("id")
             ids.append(record_id if isinstance(record_id, str) else None)

@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from .models import IngestRun, Source
 from .readers import FileError, RawRecord
-from .records import JSON_FIELDS, RecordError, lookup
+from .records import JSON_FIELDS, MappingError, RecordError, lookup, validate_mapping
 from .services import KINDS, ingest_records
 
 logger = logging.getLogger(__name__)
@@ -649,8 +649,9 @@ def pull(*, source: Source, user: Any = None, batch_size: int | None = None) -> 
     with _SourceLock(source):
         source.refresh_from_db()
         try:
+            validate_mapping(source.mapping)
             connector = CONNECTORS[source.kind](source)
-        except SourceConfigError as exc:
+        except (SourceConfigError, MappingError) as exc:
             run = IngestRun.objects.create(
                 source=source,
                 kind=_record_kind_or_default(source),

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from .records import MappingError, validate_mapping
 
 
 class Source(models.Model):
@@ -37,6 +40,14 @@ class Source(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # A mapping that cannot be applied would stop every ingest into the source: refuse it
+        # where it is typed (the admin) rather than at the next ingest.
+        try:
+            validate_mapping(self.mapping)
+        except MappingError as exc:
+            raise ValidationError({"mapping": str(exc)}) from None
 
 
 class Response(models.Model):

@@ -23,6 +23,7 @@ from .records import JSON_FIELDS, REQUIRED_FIELDS, RecordError, coerce_csv_row
 
 # Kept of a rejected line in the quarantine: enough to recognise it, not 50 MB of it.
 RAW_KEEP_CHARS = 10_000
+TOO_DEEP = "is JSON nested too deeply to read (objects or lists about 1,000 levels deep)"
 
 
 class FileError(Exception):
@@ -117,6 +118,10 @@ def read_jsonl(
                 _raw_text(line),
                 RecordError("", _why_not_json(decoder, line, exc)),
             )
+            continue
+        except RecursionError:
+            # msgspec decodes nested values recursively: a line of [[[[... runs out of stack.
+            yield RawRecord(line_number, None, _raw_text(line), RecordError("", TOO_DEEP))
             continue
         if not isinstance(data, dict):
             yield RawRecord(

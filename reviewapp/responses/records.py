@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -25,6 +26,12 @@ NonEmptyText = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT_CHARS)]
 Probability = Annotated[float, Meta(ge=0, le=1)]
 NonNegative = Annotated[float, Meta(ge=0)]
 Embedding = Annotated[list[float], Meta(min_length=2, max_length=16_384)]
+# The largest float32: embeddings are stored as float32, where a larger number would be infinity.
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+class MappingError(ValueError):
+    """A field mapping that cannot be applied: said before any record is read."""
 
 
 class RecordError(ValueError):
@@ -97,6 +104,8 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     for kind, struct in RECORD_TYPES.items()
 }
 _RESPONSE_FIELDS = frozenset(ResponseRecord.__struct_fields__)
+_SHADOW_FIELDS = frozenset(Shadow.__struct_fields__)
+_FIELDS = {kind: frozenset(struct.__struct_fields__) for kind, struct in RECORD_TYPES.items()}
 # Fields whose CSV cell holds JSON text (nested values).
 JSON_FIELDS = frozenset({"embedding", "shadow", "metadata"})
 NUMBER_FIELDS = frozenset(
@@ -132,11 +141,14 @@ _PLAIN_REASONS = [
         (r"Expected `object( \| null)?`", "must be an object"),
         (r"Expected `(.+?)`", r"must be \1"),
         (r"Invalid enum value (.+)", r"\1 is not one of the allowed values"),
+        (r"^Number out of range$", "is a number too large to store"),
         (r"got `null`", "got null"),
+        (r"got `bool`", "got true or false"),
         (r"got `str`", "got text"),
         (r"got `int`|got `float`", "got a number"),
         (r"got `array`", "got a list"),
         (r"got `object`", "got an object"),
+        (r"got `(\w+)`", r"got \1"),
     ]
 ]
 
@@ -165,6 +177,75 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _field_name(key: Any) -> str:
+    # An empty key is a field too; the quarantine must show that it was named "".
+    return str(key) if key != "" else '""'
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Equal as JSON (true is not 1), whatever the key order."""
+    try:
+        return bool(
+            msgspec.json.encode(a, order="sorted") == msgspec.json.encode(b, order="sorted")
+        )
+    except (TypeError, ValueError, OverflowError, RecursionError):  # not JSON: compared as is
+        return bool(a == b)
+
+
+def _metadata_with(data: dict[str, Any], kept: dict[str, Any]) -> dict[str, Any]:
+    """The record's metadata with `kept` (what has no column of its own) merged in. A key on
+    both sides with different values would lose one of them: that rejects the record."""
+    metadata = data.get("metadata")
+    if metadata is None:
+        return kept
+    if not isinstance(metadata, dict):
+        raise RecordError("metadata", "must be an object")
+    for key in kept.keys() & metadata.keys():
+        if not _same_json(kept[key], metadata[key]):
+            raise RecordError(
+                _field_name(key),
+                "is also a key of metadata, with a different value; one of them would be lost",
+            )
+    return {**kept, **metadata}
+
+
+def _keep_unknown_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Unknown top-level fields of a response go to metadata, and unknown keys of its shadow
+    answer to metadata.shadow: nothing a record carries is dropped."""
+    if not _RESPONSE_FIELDS.issuperset(data):
+        unknown = {key: value for key, value in data.items() if key not in _RESPONSE_FIELDS}
+        data = {key: value for key, value in data.items() if key in _RESPONSE_FIELDS}
+        data["metadata"] = _metadata_with(data, unknown)
+    shadow = data.get("shadow")
+    if isinstance(shadow, dict) and not _SHADOW_FIELDS.issuperset(shadow):
+        unknown = {key: value for key, value in shadow.items() if key not in _SHADOW_FIELDS}
+        metadata = data.get("metadata")
+        if (
+            isinstance(metadata, dict)
+            and "shadow" in metadata
+            and not _same_json(metadata["shadow"], unknown)
+        ):
+            raise RecordError(
+                "shadow",
+                "has keys other than response and model, which are kept as metadata.shadow, "
+                "but metadata already has a different 'shadow'",
+            )
+        data = {
+            **data,
+            "shadow": {key: value for key, value in shadow.items() if key in _SHADOW_FIELDS},
+            "metadata": _metadata_with(data, {"shadow": unknown}),
+        }
+    return data
+
+
+def _fits_float32(values: list[float]) -> bool:
+    try:
+        struct.pack(f"<{len(values)}f", *values)
+    except OverflowError:  # struct rounds first: only what rounds to infinity overflows
+        return False
+    return True
+
+
 def validate(kind: str, data: dict[str, Any], *, strict: bool = True) -> msgspec.Struct:
     """Validate one record of `kind`. `strict=False` accepts numbers and booleans written as
     text, for CSV cells."""
@@ -172,13 +253,17 @@ def validate(kind: str, data: dict[str, Any], *, strict: bool = True) -> msgspec
     # This runs once per ingested record: the common case (only known keys, no nulls) is
     # tested with set and membership operations done in C, and the copies below are only made
     # when they change something.
-    if kind == "responses" and not _RESPONSE_FIELDS.issuperset(data):
-        extra = {key: data[key] for key in data if key not in _RESPONSE_FIELDS}
-        data = {key: value for key, value in data.items() if key not in extra}
-        metadata = data.get("metadata")
-        if metadata is not None and not isinstance(metadata, dict):
-            raise RecordError("metadata", "must be an object")
-        data["metadata"] = {**extra, **(metadata or {})}
+    if kind == "responses":
+        shadow = data.get("shadow")
+        if not _RESPONSE_FIELDS.issuperset(data) or (
+            isinstance(shadow, dict) and not _SHADOW_FIELDS.issuperset(shadow)
+        ):
+            data = _keep_unknown_fields(data)
+    elif not _FIELDS[kind].issuperset(data):
+        # Feedback and reference records have no metadata: an unknown field is an error. It is
+        # named here, not read from msgspec's message, which cannot quote "" or a backtick.
+        key = next(key for key in data if key not in _FIELDS[kind])
+        raise RecordError(_field_name(key), "is not a field of this record")
     # null in an optional field means "not given"; in a required one it is an error (below).
     if None in data.values():
         required = REQUIRED_FIELDS[kind]
@@ -188,7 +273,10 @@ def validate(kind: str, data: dict[str, Any], *, strict: bool = True) -> msgspec
     except msgspec.ValidationError as exc:
         raise _explain(exc) from None
     if isinstance(record, ResponseRecord | FeedbackRecord):
-        record.timestamp = _as_utc(record.timestamp)
+        try:
+            record.timestamp = _as_utc(record.timestamp)
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+            raise RecordError("timestamp", "is outside the years 1 to 9999 in UTC") from None
     if isinstance(record, ResponseRecord | ReferenceRecordIn) and not record.query.strip():
         raise RecordError("query", "must not be blank")
     for name in _FINITE_FIELDS:
@@ -200,12 +288,16 @@ def validate(kind: str, data: dict[str, Any], *, strict: bool = True) -> msgspec
     # A NaN or infinity anywhere makes the sum non-finite, so a finite sum (one C loop) proves
     # every number finite; only a non-finite sum (which can also be a finite overflow) is
     # checked number by number.
-    if (
-        embedding is not None
-        and not math.isfinite(sum(embedding))
-        and not all(math.isfinite(x) for x in embedding)
-    ):
-        raise RecordError("embedding", "must contain only finite numbers")
+    if embedding is not None:
+        if not math.isfinite(sum(embedding)) and not all(math.isfinite(x) for x in embedding):
+            raise RecordError("embedding", "must contain only finite numbers")
+        # A finite 1e39 would be stored as float32 infinity: refuse it as the infinity it becomes.
+        if (max(embedding) > FLOAT32_MAX or min(embedding) < -FLOAT32_MAX) and not _fits_float32(
+            embedding
+        ):
+            raise RecordError(
+                "embedding", "has a number beyond ±3.4e38, the largest an embedding can hold"
+            )
     return record
 
 
@@ -248,13 +340,13 @@ def apply_mapping(data: dict[str, Any], mapping: dict[str, str]) -> dict[str, An
 def validate_mapping(mapping: Any) -> dict[str, str]:
     """A mapping must be {our_field: "dotted.path"}; say exactly what is wrong otherwise."""
     if not isinstance(mapping, dict):
-        raise ValueError("a mapping must be a JSON object from field names to dotted paths")
+        raise MappingError("a mapping must be a JSON object from field names to dotted paths")
     known = set().union(*(struct.__struct_fields__ for struct in RECORD_TYPES.values()))
     for field, path in mapping.items():
         if field not in known:
-            raise ValueError(f"mapping: {field!r} is not a field of any record kind")
+            raise MappingError(f"mapping: {field!r} is not a field of any record kind")
         if not isinstance(path, str) or not path or path.startswith(".") or path.endswith("."):
-            raise ValueError(f"mapping: the path for {field!r} must be a dotted path like 'a.b'")
+            raise MappingError(f"mapping: the path for {field!r} must be a dotted path like 'a.b'")
     return dict(mapping)
 
 

@@ -16,6 +16,7 @@ import datetime as dt
 import gc
 import hashlib
 import logging
+import math
 import struct
 import time
 from collections.abc import Callable, Iterable
@@ -41,11 +42,13 @@ from .models import (
 from .readers import FileError, RawRecord, open_input, raw_text_of, read_csv, read_jsonl
 from .records import (
     FeedbackRecord,
+    MappingError,
     RecordError,
     ReferenceRecordIn,
     ResponseRecord,
     apply_mapping,
     validate,
+    validate_mapping,
 )
 
 logger = logging.getLogger(__name__)
@@ -118,8 +121,8 @@ _FLOAT32_PACKERS: dict[int, struct.Struct] = {}
 
 def embedding_bytes(values: list[float]) -> bytes:
     """Embeddings are stored as little-endian float32: 4 bytes a dimension."""
-    # struct packs a list of floats about three times faster than numpy converts it; numpy
-    # stays for what struct refuses (a finite float64 beyond float32's range, stored as inf).
+    # struct packs a list of floats about three times faster than numpy converts it. What it
+    # refuses (a finite float64 beyond float32's range) `validate` rejects; numpy is a guard.
     packer = _FLOAT32_PACKERS.get(len(values))
     if packer is None:
         packer = _FLOAT32_PACKERS.setdefault(len(values), struct.Struct(f"<{len(values)}f"))
@@ -137,12 +140,19 @@ def _storable_text(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
+# Metadata is JSON of any shape, but past some depth Python's own JSON code (Django reading the
+# column back, the API writing it out) runs out of stack. No real record comes near this.
+MAX_METADATA_DEPTH = 100
+
+
 def _check_storable(record: msgspec.Struct) -> None:
-    """PostgreSQL text cannot hold NUL, and UTF-8 cannot hold lone surrogates ("\\ud800" in
-    JSON): reject such a record with a reason instead of failing the whole batch."""
+    """Reject, with a reason, what a column cannot hold as it is, instead of failing the whole
+    batch or storing something else: PostgreSQL text cannot hold NUL, UTF-8 cannot hold lone
+    surrogates ("\\ud800" in JSON), JSON cannot hold NaN or infinity (it would be written as
+    null), and metadata nested past MAX_METADATA_DEPTH could not be read back."""
     # Per record, the texts are checked at once, joined by a newline (which cannot make or
-    # hide a NUL, a "\\u0000" or a lone surrogate); only a record that fails (or that the fast
-    # path cannot handle) goes through the field-by-field loop that names the field.
+    # hide a NUL or a lone surrogate); only a record that fails (or that the fast path cannot
+    # handle) goes through the field-by-field walk that names the field.
     with contextlib.suppress(Exception):
         if _storable_at_once(record):
             return
@@ -155,12 +165,22 @@ def _storable_at_once(record: msgspec.Struct) -> bool:
         if isinstance(value, str):
             texts.append(value)
         elif isinstance(value, dict):
-            texts.append(_JSON_ENCODER.encode(value).decode())
+            encoded = _JSON_ENCODER.encode(value).decode()  # raises on a lone surrogate
+            # JSON writes a NUL as \u0000 and NaN or infinity as null, but a text may say
+            # "\u0000" and a value may be null: those records take the walk, which tells them
+            # apart. The brackets bound the depth from above.
+            if (
+                "\\u0000" in encoded
+                or "null" in encoded
+                or encoded.count("{") + encoded.count("[") > MAX_METADATA_DEPTH
+            ):
+                return False
+            texts.append(encoded)
         elif isinstance(value, msgspec.Struct):  # the shadow answer
             texts.append(value.response)  # type: ignore[attr-defined]
             texts.append(value.model or "")  # type: ignore[attr-defined]
     text = "\n".join(texts)
-    if "\x00" in text or "\\u0000" in text:
+    if "\x00" in text:
         return False
     if not text.isascii():
         text.encode("utf-8")  # raises on a lone surrogate
@@ -171,21 +191,50 @@ def _check_storable_fields(record: msgspec.Struct) -> None:
     for name in record.__struct_fields__:
         value = getattr(record, name)
         if isinstance(value, str):
-            texts = [value]
+            problem = _text_problem(value)
         elif isinstance(value, dict):
-            texts = [_JSON_ENCODER.encode(value).decode()]
+            problem = _json_problem(value)
         elif name == "shadow" and value is not None:
-            texts = [value.response, value.model or ""]
+            problem = _text_problem(value.response) or _text_problem(value.model or "")
         else:
             continue
-        for text in texts:
-            if "\x00" in text or "\\u0000" in text:
-                raise RecordError(name, "contains a NUL character, which cannot be stored")
-            if not text.isascii():
-                try:
-                    text.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise RecordError(name, "contains an invalid Unicode character") from None
+        if problem:
+            raise RecordError(name, problem)
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character, which cannot be stored"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains an invalid Unicode character"
+    return None
+
+
+def _json_problem(value: Any) -> str | None:
+    """What in a JSON value cannot be stored as it is. Walked with a list, not recursion: the
+    value may be nested deeper than Python's stack."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_METADATA_DEPTH:
+                return f"is nested more than {MAX_METADATA_DEPTH} levels deep"
+            if isinstance(item, list):
+                stack.extend((inner, depth + 1) for inner in item)
+                continue
+            for key, inner in item.items():
+                if isinstance(key, str) and (problem := _text_problem(key)):
+                    return problem
+                stack.append((inner, depth + 1))
+        elif isinstance(item, str):
+            if problem := _text_problem(item):
+                return problem
+        elif isinstance(item, float) and not math.isfinite(item):
+            return "contains NaN or an infinite number, which JSON cannot hold"
+    return None
 
 
 @dataclass(slots=True)
@@ -463,6 +512,21 @@ def feedback_join(*, source: Source) -> int:
     )
 
 
+def merged_mapping(*, source: Source, mapping: Any = None) -> dict[str, str]:
+    """The source's stored mapping overlaid with the caller's. Either one invalid raises
+    `MappingError` before anything is read or stored: a mapping that cannot be applied would
+    otherwise fail (or quietly misread) every record."""
+    merged: dict[str, str] = {}
+    if source.mapping is not None and source.mapping != {}:
+        try:
+            merged.update(validate_mapping(source.mapping))
+        except MappingError as exc:
+            raise MappingError(f"source {source.name!r}: {exc}") from None
+    if mapping is not None:
+        merged.update(validate_mapping(mapping))
+    return merged
+
+
 def source_get_or_create(*, name: str, kind: str = Source.Kind.FILE) -> Source:
     source, _ = Source.objects.get_or_create(name=name, defaults={"kind": kind})
     return source
@@ -486,7 +550,7 @@ def ingest_records(
     if kind not in _WRITERS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     batch_size = batch_size or settings.LONGTAIL["INGEST_BATCH_SIZE"]
-    mapping = {**(source.mapping or {}), **(mapping or {})}
+    mapping = merged_mapping(source=source, mapping=mapping)
     run = IngestRun.objects.create(
         source=source,
         kind=kind,
@@ -615,7 +679,7 @@ def ingest_path(
     name = path[:-3] if path.endswith(".gz") else path
     fmt = fmt or ("csv" if name.endswith(".csv") else "jsonl")
     max_bytes = settings.LONGTAIL["MAX_RECORD_BYTES"]
-    merged_mapping = {**(source.mapping or {}), **(mapping or {})}
+    merged = merged_mapping(source=source, mapping=mapping)
     try:
         stream, _ = open_input(path)
     except FileError as exc:
@@ -623,7 +687,7 @@ def ingest_path(
     with stream:
         if fmt == "csv":
             records = read_csv(
-                stream, kind=kind, mapping=merged_mapping, max_bytes=max_bytes, on_bytes=on_bytes
+                stream, kind=kind, mapping=merged, max_bytes=max_bytes, on_bytes=on_bytes
             )
         else:
             records = read_jsonl(stream, max_bytes=max_bytes, on_bytes=on_bytes)

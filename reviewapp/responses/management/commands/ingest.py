@@ -11,7 +11,7 @@ from django.db import InterfaceError, OperationalError
 from tqdm import tqdm
 
 from reviewapp.responses.models import IngestRun
-from reviewapp.responses.records import validate_mapping
+from reviewapp.responses.records import MappingError, validate_mapping
 from reviewapp.responses.services import KINDS, ingest_path, source_get_or_create
 
 
@@ -49,6 +49,8 @@ class Command(BaseCommand):
                     mapping=mapping,
                     on_bytes=bar.update if show_progress else None,
                 )
+            except MappingError as exc:  # the source's stored mapping
+                raise CommandError(str(exc)) from None
             except (OperationalError, InterfaceError) as exc:
                 # The database went away mid-file (restart, failover, network). Each batch
                 # commits whole, and a rerun upserts by (source, id), so the way on is to run
