@@ -1,8 +1,10 @@
 """Turn files into a stream of raw records: (line number, dict) or a per-line error.
 
-Readers never raise on a bad record: a line that is not JSON, or is too long, comes out as a
-`RawRecord` carrying its error, so the service can quarantine it and go on. Problems with the
-file as a whole (empty, a CSV without a required column, a truncated gzip) raise `FileError`.
+Readers never raise on a bad record: a line that is not JSON, is not UTF-8, or is too long
+comes out as a `RawRecord` carrying its error, so the service can quarantine it and go on.
+Problems with the file as a whole (empty, a CSV without a required column or whose header is not
+UTF-8, a truncated gzip) raise `FileError`. A UTF-8 byte-order mark at the start of a file (Excel's
+"CSV UTF-8", Notepad) is not part of the first record.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 import sys
 import zlib
 from collections.abc import Callable, Iterator
@@ -24,6 +27,10 @@ from .records import JSON_FIELDS, REQUIRED_FIELDS, RecordError, coerce_csv_row
 # Kept of a rejected line in the quarantine: enough to recognise it, not 50 MB of it.
 RAW_KEEP_CHARS = 10_000
 TOO_DEEP = "is JSON nested too deeply to read (objects or lists about 1,000 levels deep)"
+UTF8_BOM = b"\xef\xbb\xbf"
+# CSV text is decoded with "surrogateescape": a byte that is not UTF-8 becomes one of these
+# (U+DC80..U+DCFF), which valid UTF-8 never decodes to, so its row can be rejected alone.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 class FileError(Exception):
@@ -98,6 +105,8 @@ def read_jsonl(
     seen_any = False
     for line_number, line, length, too_long in _read_lines(stream, max_bytes, on_bytes):
         seen_any = True
+        if line_number == 1 and line.startswith(UTF8_BOM):
+            line = line[len(UTF8_BOM) :]
         if too_long:
             # The quarantine keeps the line's head, so a person can recognise it.
             yield RawRecord(
@@ -172,21 +181,28 @@ def read_csv(
     on_bytes: Callable[[int], None] | None = None,
 ) -> Iterator[RawRecord]:
     csv.field_size_limit(max_bytes)
+    # Decoding never fails ("surrogateescape"): a row with a byte that is not UTF-8 is rejected
+    # on its own below, as a JSONL line is, instead of the file stopping in the middle of a
+    # decoded chunk. "utf-8-sig" drops a leading byte-order mark.
     text = io.TextIOWrapper(
-        _CountingReader(stream, on_bytes), encoding="utf-8", errors="strict", newline=""
+        _CountingReader(stream, on_bytes),
+        encoding="utf-8-sig",
+        errors="surrogateescape",
+        newline="",
     )
     reader = csv.DictReader(text)
     try:
         header = reader.fieldnames
-    except UnicodeDecodeError as exc:
-        # The first read decodes a whole chunk, so a bad byte in an early row lands here too.
-        raise FileError(
-            f"the file is not UTF-8 text ({exc.reason}); save it as UTF-8 and run again"
-        ) from None
     except csv.Error as exc:
         raise FileError(f"the CSV header cannot be read: {exc}") from None
     if not header:
         raise FileError("the file is empty: there is nothing to ingest")
+    for name in header:
+        if match := _ESCAPED_BYTE.search(name):
+            raise FileError(
+                f"the CSV header is not UTF-8 text (byte 0x{ord(match.group()) - 0xDC00:02X}); "
+                "save the file as UTF-8 and run again"
+            )
     provided = set(header) | set(mapping)
     missing = [field for field in REQUIRED_FIELDS[kind] if field not in provided]
     if missing:
@@ -209,20 +225,34 @@ def read_csv(
         except csv.Error as exc:
             yield RawRecord(reader.line_num, None, "", RecordError("", f"bad CSV row: {exc}"))
             continue
-        except UnicodeDecodeError as exc:
-            raise FileError(
-                f"the file is not UTF-8 near line {reader.line_num + 1} ({exc.reason}); "
-                f"the rows before it were ingested"
-            ) from None
         # DictReader's line_num counts physical lines; rows here are numbered as the file's lines.
         line_number = reader.line_num
         raw = ",".join(value or "" for value in row.values() if isinstance(value, str))
+        if not raw.isascii() and _ESCAPED_BYTE.search(raw):
+            yield RawRecord(line_number, None, _unescaped(raw), _not_utf8_cell(row))
+            continue
         try:
             data = coerce_csv_row(row, json_columns)
         except RecordError as exc:
             yield RawRecord(line_number, None, raw[:RAW_KEEP_CHARS], exc)
             continue
         yield RawRecord(line_number, data, raw[:RAW_KEEP_CHARS], lenient_types=True)
+
+
+def _not_utf8_cell(row: dict[Any, Any]) -> RecordError:
+    for column, value in row.items():
+        if isinstance(value, str) and (match := _ESCAPED_BYTE.search(value)):
+            byte = ord(match.group()) - 0xDC00
+            return RecordError(
+                column or "",
+                f"is not valid UTF-8 text (byte 0x{byte:02X}); save the file as UTF-8",
+            )
+    return RecordError("", "is not valid UTF-8 text; save the file as UTF-8")
+
+
+def _unescaped(raw: str) -> str:
+    """The row's text for the quarantine, each byte that is not UTF-8 shown as U+FFFD."""
+    return raw[:RAW_KEEP_CHARS].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 class _CountingReader(io.RawIOBase):

@@ -170,30 +170,47 @@ def test_a_csv_missing_a_required_column_is_a_clear_error_and_nothing_is_ingeste
 
 
 @pytest.mark.django_db
-def test_a_csv_that_is_not_utf8_is_a_clear_error(tmp_path):
+def test_a_csv_row_that_is_not_utf8_is_rejected_with_its_column(tmp_path):
     path = tmp_path / "export.csv"
-    path.write_bytes(_csv([_row(1, query="Caf\u00e9 menu?")]).replace("é".encode(), b"\xe9"))
+    path.write_bytes(
+        _csv([_row(1, query="Caf\u00e9 menu?"), _row(2)]).replace("é".encode(), b"\xe9")
+    )
 
-    with pytest.raises(CommandError, match="not UTF-8"):
+    output = _ingest(path)
+
+    assert "1 new, 0 updated, 0 unchanged, 1 rejected" in output
+    reject = RejectedRecord.objects.get()
+    assert (reject.line_number, reject.field) == (2, "query")
+    assert reject.reason == "is not valid UTF-8 text (byte 0xE9); save the file as UTF-8"
+    assert "Caf\ufffd menu?" in reject.raw
+
+
+@pytest.mark.django_db
+def test_a_csv_header_that_is_not_utf8_is_a_clear_error(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes(
+        _csv([_row(1)], header=[*HEADER[:-1], "r\u00e9gion"]).replace("é".encode(), b"\xe9")
+    )
+
+    with pytest.raises(CommandError, match=r"the CSV header is not UTF-8 text \(byte 0xE9\)"):
         _ingest(path)
 
     assert Response.objects.count() == 0
 
 
 @pytest.mark.django_db
-def test_a_csv_with_a_bad_byte_far_down_keeps_the_rows_before_it(tmp_path):
+def test_a_csv_with_a_bad_byte_far_down_loses_only_that_row(tmp_path):
     rows = [_row(i) for i in range(2_000)]
     rows[1_500] = _row(1_500, query="Caf\u00e9 menu?")
     path = tmp_path / "export.csv"
     path.write_bytes(_csv(rows).replace("é".encode(), b"\xe9"))
 
-    with pytest.raises(CommandError, match=r"the file is not UTF-8 near line \d+"):
-        _ingest(path)
+    output = _ingest(path)
 
+    assert "1999 new, 0 updated, 0 unchanged, 1 rejected" in output
     stored = set(Response.objects.values_list("external_id", flat=True))
-    # Text is decoded in chunks, so the rows of the bad byte's chunk are not stored either.
-    assert 1_000 < len(stored) <= 1_500
-    assert stored == {f"c-{i}" for i in range(len(stored))}
+    assert stored == {f"c-{i}" for i in range(2_000)} - {"c-1500"}
+    assert RejectedRecord.objects.get().line_number == 1_502
 
 
 @pytest.mark.django_db
