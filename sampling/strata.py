@@ -131,6 +131,12 @@ def ood_bands(
     return band(ood_percentile, bands)
 
 
+def _escape_label(label: str, sep: str) -> str:
+    if sep not in label and "\\" not in label:
+        return label
+    return label.replace("\\", "\\\\").replace(sep, "\\" + sep)
+
+
 @dataclass(frozen=True, eq=False)
 class Strata:
     """Integer stratum code per item, and what each code means.
@@ -150,8 +156,14 @@ class Strata:
         return len(self.labels)
 
     def keys(self, sep: str = "|") -> tuple[str, ...]:
-        """Human-readable stratum keys, e.g. ``"cheap|high|edge"``."""
-        return tuple(sep.join(lab) for lab in self.labels)
+        """Human-readable stratum keys, e.g. ``"cheap|high|edge"``: one per stratum, distinct.
+
+        Labels are data (tier and segment come from production records), so a label holding
+        ``sep`` or a backslash has it escaped with a backslash: tier ``"a|b"`` with segment
+        ``"c"`` is ``"a\\|b|c"``, never the same key as tier ``"a"`` with segment ``"b|c"``
+        (``"a|b\\|c"``). Labels without either character, the usual case, are unchanged.
+        """
+        return tuple(sep.join(_escape_label(label, sep) for label in lab) for lab in self.labels)
 
     def mask(self, **where: str) -> npt.NDArray[np.bool_]:
         """Boolean mask over strata, e.g. ``mask(tier="cheap")`` selects a domain's strata."""

@@ -70,6 +70,23 @@ def test_assign_strata_small_table():
     assert s.dimensions == ("tier", "uncertainty")
 
 
+def test_stratum_keys_stay_distinct_when_labels_hold_the_separator():
+    """Tier and segment are data: tier "a|b" with segment "c" and tier "a" with segment "b|c"
+    joined naively are both "a|b|c" (queue building then broke on the unique key)."""
+    tier = ["a|b", "a", "a\\", "a", "plain"]
+    segment = ["c", "b|c", "|c", "\\|c", "x"]
+    s = assign_strata({"tier": tier, "segment": segment})
+    keys = s.keys()
+    assert len(set(keys)) == s.n_strata == 5
+    assert dict(zip(s.labels, keys, strict=True)) == {
+        ("a|b", "c"): "a\\|b|c",
+        ("a", "b|c"): "a|b\\|c",
+        ("a\\", "|c"): "a\\\\|\\|c",
+        ("a", "\\|c"): "a|\\\\\\|c",
+        ("plain", "x"): "plain|x",  # the usual case is unchanged
+    }
+
+
 def test_assign_strata_labels_match_inputs_for_every_item():
     rng = np.random.default_rng(7)
     n = 5000
