@@ -26,6 +26,7 @@ to 1), the files and what was excluded.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import re
@@ -54,17 +55,34 @@ class RegressionExport:
     def files(self) -> dict[str, str]:
         """File name -> content: one `<tier>.jsonl` per tier and `manifest.json`."""
         out = {
-            tier_filename(tier): "".join(
-                json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n" for line in lines
-            )
+            tier_filename(tier): "".join(_jsonl_line(line) for line in lines)
             for tier, lines in self.tiers.items()
         }
         out["manifest.json"] = json.dumps(self.manifest, ensure_ascii=False, indent=2) + "\n"
         return out
 
 
+# Characters JSON may leave raw inside a string that Python's str.splitlines() and JavaScript
+# line readers take for line breaks: escaped, so that one record is one line to any reader.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _jsonl_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, sort_keys=True).translate(_LINE_BREAKS) + "\n"
+
+
 def tier_filename(tier: str) -> str:
-    return (_UNSAFE.sub("_", tier).strip("._") or "untiered") + ".jsonl"
+    """`<tier>.jsonl`, a safe file name, distinct for distinct tiers.
+
+    A tier name is data: when it is not already a safe name ("a|b", "a/b", "../x"), its unsafe
+    characters become "_" and a digest of the real name is appended after a "~" ("a_b~3f2c…"),
+    so two tiers never share a file (one would silently overwrite the other in the zip), and a
+    safe name, which has no "~", never meets a changed one."""
+    stem = _UNSAFE.sub("_", tier).strip("._")
+    if stem == tier:
+        return stem + ".jsonl"
+    digest = hashlib.blake2b(tier.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
+    return f"{stem or 'untiered'}~{digest}.jsonl"
 
 
 def regression_window(
