@@ -35,8 +35,11 @@ __all__ = [
     "PSI_WARN",
     "WASSERSTEIN_ALERT",
     "DriftResult",
+    "PsiBins",
     "drift",
     "psi",
+    "psi_bins",
+    "psi_from_counts",
     "psi_level",
 ]
 
@@ -54,6 +57,51 @@ def _clean(x: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return a[np.isfinite(a)]
 
 
+@dataclass(frozen=True)
+class PsiBins:
+    """The PSI's bins: ``edges`` the reference's interior quantiles (duplicates collapsed),
+    ``reference`` and ``production`` the counts per bin (``len(edges) + 1`` bins, the outer
+    ones open-ended). Counts, not shares, so bins of several samples can be added up."""
+
+    edges: tuple[float, ...]
+    reference: tuple[int, ...]
+    production: tuple[int, ...]
+
+
+def psi_bins(reference: npt.ArrayLike, production: npt.ArrayLike, bins: int = 10) -> PsiBins:
+    """Counts of ``reference`` and ``production`` in ``bins`` quantile bins of the reference.
+
+    A value equal to an edge goes to the bin above it (``side="right"``), for both samples.
+    NaNs are dropped.
+    """
+    ref, prod = _clean(reference), _clean(production)
+    if len(ref) == 0 or len(prod) == 0:
+        raise ValueError("psi needs non-empty reference and production samples")
+    edges = np.unique(np.quantile(ref, np.arange(1, bins) / bins))
+    q = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=len(edges) + 1)
+    p = np.bincount(np.searchsorted(edges, prod, side="right"), minlength=len(edges) + 1)
+    return PsiBins(
+        edges=tuple(float(e) for e in edges),
+        reference=tuple(int(c) for c in q),
+        production=tuple(int(c) for c in p),
+    )
+
+
+def psi_from_counts(
+    reference_counts: npt.ArrayLike, production_counts: npt.ArrayLike, eps: float = PSI_EPS
+) -> float:
+    """``Σ_b (p_b − q_b) · ln(p_b / q_b)`` from counts per bin, shares floored at ``eps``."""
+    q = np.asarray(reference_counts, dtype=np.float64)
+    p = np.asarray(production_counts, dtype=np.float64)
+    if q.shape != p.shape or q.ndim != 1:
+        raise ValueError("reference and production counts must be two vectors of one length")
+    if q.sum() <= 0 or p.sum() <= 0:
+        raise ValueError("psi needs non-empty reference and production samples")
+    q_share = np.maximum(q / q.sum(), eps)
+    p_share = np.maximum(p / p.sum(), eps)
+    return float(np.sum((p_share - q_share) * np.log(p_share / q_share)))
+
+
 def psi(
     reference: npt.ArrayLike, production: npt.ArrayLike, bins: int = 10, eps: float = PSI_EPS
 ) -> float:
@@ -62,16 +110,8 @@ def psi(
     ``bins`` quantile bins of the reference (deciles by default); shares floored at ``eps``.
     Zero for identical samples. NaNs are dropped. See the module docstring.
     """
-    ref, prod = _clean(reference), _clean(production)
-    if len(ref) == 0 or len(prod) == 0:
-        raise ValueError("psi needs non-empty reference and production samples")
-    edges = np.unique(np.quantile(ref, np.arange(1, bins) / bins))
-    # side="right": a value equal to an edge goes to the bin above it, for both samples.
-    q = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=len(edges) + 1)
-    p = np.bincount(np.searchsorted(edges, prod, side="right"), minlength=len(edges) + 1)
-    q_share = np.maximum(q / len(ref), eps)
-    p_share = np.maximum(p / len(prod), eps)
-    return float(np.sum((p_share - q_share) * np.log(p_share / q_share)))
+    counts = psi_bins(reference, production, bins=bins)
+    return psi_from_counts(counts.reference, counts.production, eps=eps)
 
 
 def psi_level(value: float) -> Level:
@@ -88,7 +128,7 @@ class DriftResult:
     """Drift measures of one production sample against its reference.
 
     ``level`` is the worse of the PSI level and the Wasserstein level (alert at
-    ``wasserstein_norm ≥ 0.1``); KS does not contribute.
+    ``wasserstein_norm ≥ 0.1``); KS does not contribute. ``bins`` are the PSI's bin counts.
     """
 
     psi: float
@@ -101,6 +141,7 @@ class DriftResult:
     level: Level
     n_reference: int
     n_production: int
+    bins: PsiBins
 
 
 def drift(
@@ -117,7 +158,8 @@ def drift(
     when the distance is 0 and infinite otherwise.
     """
     ref, prod = _clean(reference), _clean(production)
-    value = psi(ref, prod, bins=bins, eps=eps)
+    counts = psi_bins(ref, prod, bins=bins)
+    value = psi_from_counts(counts.reference, counts.production, eps=eps)
     ks = stats.ks_2samp(ref, prod)
     w = float(stats.wasserstein_distance(ref, prod))
     sd = float(np.std(ref))
@@ -136,4 +178,5 @@ def drift(
         level=level,
         n_reference=len(ref),
         n_production=len(prod),
+        bins=counts,
     )

@@ -1,4 +1,5 @@
-"""Alarms: a tier's quality fell below its target, a CUSUM crossed, or router confidence drifted.
+"""Alarms: a tier's quality fell below its target, a CUSUM crossed, or router confidence drifted;
+and the stored daily drift (`DailyDrift`) the drift alarms and the trends page read.
 
 An alarm is identified by what crossed and on which day of data, so recomputing a day finds the
 alarm it already raised instead of raising a second one: (plan, tier, kind, day) for quality
@@ -12,6 +13,7 @@ from django.db import models
 
 from reviewapp.responses.models import Source
 from reviewapp.review.models import Plan
+from sampling.drift import WASSERSTEIN_ALERT, psi_level
 
 
 class Alarm(models.Model):
@@ -87,3 +89,59 @@ class Alarm(models.Model):
         if self.plan_id:
             return f"plan {self.plan.name}"
         return f"source {self.source.name}" if self.source_id else ""
+
+
+class DailyDrift(models.Model):
+    """Router-confidence drift of one source's tier on one UTC day against its reference set,
+    stored when the day's drift alarms are computed (after each ingest), so trends and alarms
+    read a row per (source, tier, day) instead of rescanning the day's answers.
+
+    Recomputing the day (a late ingest, `manage.py compute_drift`) updates the row in place:
+    one row per (source, tier, day). The PSI's bins are kept with it: `psi_edges` are the
+    reference's interior deciles (sampling.drift.psi), `psi_reference_counts` and
+    `psi_production_counts` the counts per bin (one more than the edges), so the PSI can be
+    checked by hand from the row.
+    """
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="daily_drifts")
+    tier = models.CharField(max_length=64)
+    day = models.DateField()
+    reference_set = models.ForeignKey(
+        "responses.ReferenceSet", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The router labels whose reference records were compared; empty = the whole reference.
+    reference_labels = models.JSONField(default=list)
+    n_production = models.PositiveIntegerField()
+    n_reference = models.PositiveIntegerField()
+    psi = models.FloatField()
+    ks_statistic = models.FloatField()
+    ks_pvalue = models.FloatField()
+    wasserstein = models.FloatField()
+    # Wasserstein-1 over the reference's SD (infinite when the reference is constant).
+    wasserstein_norm = models.FloatField()
+    production_mean = models.FloatField()
+    reference_mean = models.FloatField()
+    psi_edges = models.JSONField(default=list)
+    psi_reference_counts = models.JSONField(default=list)
+    psi_production_counts = models.JSONField(default=list)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["source", "tier", "day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "tier", "day"], name="daily_drift_once_per_source_tier_day"
+            ),
+        ]
+        indexes = [models.Index(fields=["source", "day"], name="daily_drift_source_day")]
+
+    def __str__(self) -> str:
+        return f"drift {self.tier} {self.day:%Y-%m-%d}: PSI {self.psi:.3f}"
+
+    @property
+    def psi_level(self) -> str:
+        return psi_level(self.psi)
+
+    @property
+    def wasserstein_level(self) -> str:
+        return "alert" if self.wasserstein_norm >= WASSERSTEIN_ALERT else "ok"

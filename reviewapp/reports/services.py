@@ -17,9 +17,11 @@ Quality alarms, per plan and tier, after each day's reviews:
   shift raises one alarm per day it keeps crossing (one per day: the alarm is unique per
   day), and the alarm's day is the queue day of the item whose review crossed h.
 
-Drift alarms, per source, tier and day, after each ingest: PSI and Wasserstein/σ of that day's
-router confidence against the source's reference set (`sampling.drift.drift`): PSI warn ≥ 0.10,
-alert ≥ 0.25; Wasserstein/σ alert ≥ 0.1; KS is recorded in the evidence, never alarmed on.
+Drift, per source, tier and day, after each ingest: PSI, KS and Wasserstein/σ of that day's
+router confidence against the source's reference set (`sampling.drift.drift`), stored as a
+`DailyDrift` row (updated in place when the day is recomputed; `manage.py compute_drift`
+backfills). Drift alarms are read from those rows: PSI warn ≥ 0.10, alert ≥ 0.25;
+Wasserstein/σ alert ≥ 0.1; KS is recorded in the evidence, never alarmed on.
 
 Recomputing is idempotent: an alarm is unique per (plan or source, tier, kind, day); a recompute
 refreshes its evidence and may raise its level (warn → alert), never duplicates it, and never
@@ -50,7 +52,7 @@ from sampling.baseline import baseline_rates
 from sampling.detect import below_target, calibrate_h, calibrate_h_for_false_alarms, cusum
 from sampling.drift import PSI_ALERT, PSI_WARN, WASSERSTEIN_ALERT, drift
 
-from .models import Alarm
+from .models import Alarm, DailyDrift
 from .selectors import ReportData, domain_estimate, report_data
 
 logger = logging.getLogger(__name__)
@@ -358,85 +360,254 @@ def alarms_compute_quality_all(*, plan: Plan) -> list[Alarm]:
     return raised
 
 
-# --- drift alarms ---------------------------------------------------------------------------
+# --- daily drift (stored) and drift alarms --------------------------------------------------
+
+# A tier is compared with the reference records of its router label(s) only when there are at
+# least this many of them; else with the whole reference (a few dozen records have no stable
+# deciles).
+DRIFT_MIN_REFERENCE = 100
+_CHUNK = 5_000
+_DRIFT_VALUE_FIELDS = [
+    "reference_set",
+    "reference_labels",
+    "n_production",
+    "n_reference",
+    "psi",
+    "ks_statistic",
+    "ks_pvalue",
+    "wasserstein",
+    "wasserstein_norm",
+    "production_mean",
+    "reference_mean",
+    "psi_edges",
+    "psi_reference_counts",
+    "psi_production_counts",
+    "computed_at",
+]
 
 
-def _reference_for(source: Source) -> ReferenceSet | None:
-    """The source's reference set, else the one named like it (as OOD scoring does)."""
+def drift_reference_set(source: Source) -> ReferenceSet | None:
+    """The reference set a source's drift is measured against: the source's own
+    (Source.reference_set), else the one named like the source (what ingesting a reference
+    file creates, and where OOD scoring looks), else the newest set that names the source."""
     if source.reference_set_id:
         return source.reference_set
-    return ReferenceSet.objects.filter(name=source.name).first()
+    return (
+        ReferenceSet.objects.filter(name=source.name).first()
+        or ReferenceSet.objects.filter(source=source).order_by("-pk").first()
+    )
 
 
-def alarms_compute_drift(*, source: Source, day: dt.date) -> list[Alarm]:
-    """PSI and Wasserstein/σ of the day's router confidence per tier against the reference.
+@dataclass(frozen=True)
+class DriftReference:
+    """A reference set's router labels and confidences (records without a confidence left out)."""
 
-    A tier is compared with the reference records that carry the router labels its answers
-    carry that day (cheap ↔ "simple"), or with the whole reference when none match. Tiers with
-    fewer than DRIFT_MIN_ANSWERS answers that day are skipped."""
-    reference = _reference_for(source)
+    reference_set: ReferenceSet
+    labels: np.ndarray
+    values: np.ndarray
+
+    def for_labels(self, labels: list[str]) -> tuple[np.ndarray, list[str]]:
+        """(reference values, labels used): the records carrying one of the production's
+        router labels when there are DRIFT_MIN_REFERENCE of them, else all ([] = all)."""
+        matched = np.isin(self.labels, labels) if labels else np.zeros(len(self.labels), bool)
+        if int(matched.sum()) >= DRIFT_MIN_REFERENCE:
+            return self.values[matched], labels
+        return self.values, []
+
+
+def drift_reference(source: Source) -> DriftReference | None:
+    """The source's drift reference, or None when it has none with a router confidence."""
+    reference = drift_reference_set(source)
     if reference is None:
-        return []
-    ref_rows = list(
-        ReferenceRecord.objects.filter(
-            reference_set=reference, router_confidence__isnull=False
-        ).values_list("router_label", "router_confidence")
+        return None
+    rows = ReferenceRecord.objects.filter(
+        reference_set=reference, router_confidence__isnull=False
+    ).values_list("router_label", "router_confidence")
+    labels, values = [], []
+    for label, value in rows.iterator(chunk_size=_CHUNK):
+        labels.append(label)
+        values.append(value)
+    if not values:
+        return None
+    return DriftReference(
+        reference_set=reference,
+        labels=np.array(labels, dtype=object),
+        values=np.array(values, dtype=float),
     )
-    if not ref_rows:
-        return []
-    ref_labels = np.array([r[0] for r in ref_rows], dtype=object)
-    ref_values = np.array([r[1] for r in ref_rows], dtype=float)
-    start = dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
-    rows = list(
-        Response.objects.filter(
-            source=source,
-            timestamp__gte=start,
-            timestamp__lt=start + dt.timedelta(days=1),
-            router_confidence__isnull=False,
-        ).values_list("tier", "router_label", "router_confidence")
+
+
+def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+    return start, start + dt.timedelta(days=1)
+
+
+def drift_production(
+    *, source: Source, day: dt.date, tier: str | None = None
+) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """The UTC day's router confidences per tier (one tier if given) and the non-empty router
+    labels seen: one indexed (source, timestamp) query, values only."""
+    lo, hi = _day_bounds(day)
+    rows = Response.objects.filter(
+        source=source, timestamp__gte=lo, timestamp__lt=hi, router_confidence__isnull=False
     )
-    by_tier: dict[str, list[tuple[str, float]]] = {}
-    for tier, label, value in rows:
-        by_tier.setdefault(tier, []).append((label, value))
-    raised = []
-    for tier, values in sorted(by_tier.items()):
-        if len(values) < DRIFT_MIN_ANSWERS:
-            continue
-        labels = sorted({label for label, _ in values if label})
-        matched = np.isin(ref_labels, labels) if labels else np.zeros(len(ref_labels), bool)
-        use_labels = int(matched.sum()) >= DRIFT_MIN_ANSWERS
-        reference_values = ref_values[matched] if use_labels else ref_values
-        result = drift(reference_values, np.array([v for _, v in values], dtype=float))
-        evidence = {
-            "reference_set": reference.name,
-            "reference_labels": labels if use_labels else "all",
-            "n_reference": result.n_reference,
-            "n_production": result.n_production,
-            "psi": result.psi,
-            "psi_warn": PSI_WARN,
-            "psi_alert": PSI_ALERT,
-            "wasserstein": result.wasserstein,
-            "wasserstein_norm": result.wasserstein_norm,
-            "wasserstein_alert": WASSERSTEIN_ALERT,
-            "ks_statistic": result.ks_statistic,
-            "ks_pvalue": result.ks_pvalue,
-            "reference_mean": float(reference_values.mean()),
-            "production_mean": float(np.mean([v for _, v in values])),
-        }
-        if result.psi_level != "ok":
-            alarm, _ = _alarm_upsert(
+    if tier is not None:
+        rows = rows.filter(tier=tier)
+    values: dict[str, list[float]] = {}
+    labels: dict[str, set[str]] = {}
+    for t, label, value in rows.values_list("tier", "router_label", "router_confidence").iterator(
+        chunk_size=_CHUNK
+    ):
+        values.setdefault(t, []).append(value)
+        if label:
+            labels.setdefault(t, set()).add(label)
+    out = {}
+    for t, vs in values.items():
+        array = np.array(vs, dtype=float)
+        array = array[np.isfinite(array)]
+        if len(array):
+            out[t] = (array, sorted(labels.get(t, ())))
+    return out
+
+
+def drift_compute(
+    *, source: Source, day: dt.date, reference: DriftReference | None = None
+) -> list[DailyDrift]:
+    """Compute the day's drift per tier (PSI, KS, Wasserstein/σ of the router confidence
+    against the source's reference, `sampling.drift.drift`) and store it, one DailyDrift per
+    (source, tier, day), updated in place on a recompute. Rows of tiers that no longer have
+    an answer with a confidence that day are removed: the rows say what the data says now.
+    Every tier with at least one answer gets a row; the alarms apply DRIFT_MIN_ANSWERS."""
+    reference = reference or drift_reference(source)
+    by_tier = drift_production(source=source, day=day) if reference is not None else {}
+    rows = []
+    for tier, (production, labels) in sorted(by_tier.items()):
+        assert reference is not None  # by_tier is empty without one
+        reference_values, used = reference.for_labels(labels)
+        result = drift(reference_values, production)
+        rows.append(
+            DailyDrift(
                 source=source,
                 tier=tier,
+                day=day,
+                reference_set=reference.reference_set,
+                reference_labels=used,
+                n_production=result.n_production,
+                n_reference=result.n_reference,
+                psi=result.psi,
+                ks_statistic=result.ks_statistic,
+                ks_pvalue=result.ks_pvalue,
+                wasserstein=result.wasserstein,
+                wasserstein_norm=result.wasserstein_norm,
+                production_mean=float(production.mean()),
+                reference_mean=float(reference_values.mean()),
+                psi_edges=list(result.bins.edges),
+                psi_reference_counts=list(result.bins.reference),
+                psi_production_counts=list(result.bins.production),
+            )
+        )
+    with transaction.atomic():
+        DailyDrift.objects.filter(source=source, day=day).exclude(
+            tier__in=[r.tier for r in rows]
+        ).delete()
+        if rows:
+            # One statement, safe against a concurrent recompute of the same day.
+            DailyDrift.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["source", "tier", "day"],
+                update_fields=_DRIFT_VALUE_FIELDS,
+            )
+    return list(
+        DailyDrift.objects.filter(source=source, day=day)
+        .select_related("reference_set")
+        .order_by("tier")
+    )
+
+
+def drift_compute_missing(*, source: Source, start: dt.date, end: dt.date) -> list[dt.date]:
+    """The readers' fallback: compute (and store) the days of start..end on which the source
+    has answers with a router confidence but no stored drift (days ingested before drift was
+    stored, or whose computation did not run). Returns the days computed. A day with rows is
+    taken as computed: a later ingest recomputes it through the ingest hook."""
+    stored = set(
+        DailyDrift.objects.filter(source=source, day__gte=start, day__lte=end)
+        .values_list("day", flat=True)
+        .distinct()
+    )
+    missing = [
+        start + dt.timedelta(days=i)
+        for i in range((end - start).days + 1)
+        if start + dt.timedelta(days=i) not in stored
+    ]
+    if not missing:
+        return []
+    reference = drift_reference(source)
+    if reference is None:
+        return []
+    computed = []
+    for day in missing:
+        lo, hi = _day_bounds(day)
+        if Response.objects.filter(
+            source=source, timestamp__gte=lo, timestamp__lt=hi, router_confidence__isnull=False
+        ).exists():
+            drift_compute(source=source, day=day, reference=reference)
+            computed.append(day)
+    return computed
+
+
+def drift_evidence(row: DailyDrift) -> dict[str, Any]:
+    """An alarm's evidence from the stored day (the keys alarm_describe and the API read)."""
+    return {
+        "reference_set": row.reference_set.name if row.reference_set else "",
+        "reference_labels": row.reference_labels or "all",
+        "n_reference": row.n_reference,
+        "n_production": row.n_production,
+        "psi": row.psi,
+        "psi_warn": PSI_WARN,
+        "psi_alert": PSI_ALERT,
+        "wasserstein": row.wasserstein,
+        "wasserstein_norm": row.wasserstein_norm,
+        "wasserstein_alert": WASSERSTEIN_ALERT,
+        "ks_statistic": row.ks_statistic,
+        "ks_pvalue": row.ks_pvalue,
+        "reference_mean": row.reference_mean,
+        "production_mean": row.production_mean,
+    }
+
+
+def alarms_compute_drift(*, source: Source, day: dt.date, recompute: bool = True) -> list[Alarm]:
+    """Drift alarms of the day, per tier, from its DailyDrift rows: PSI warn/alert and
+    Wasserstein/σ alert. With recompute (the default, after an ingest) the day's drift is
+    computed and stored first; without, the stored rows are read and only a day with none is
+    computed. Tiers with fewer than DRIFT_MIN_ANSWERS answers that day raise nothing."""
+    if recompute:
+        rows = drift_compute(source=source, day=day)
+    else:
+        drift_compute_missing(source=source, start=day, end=day)
+        rows = list(
+            DailyDrift.objects.filter(source=source, day=day)
+            .select_related("reference_set")
+            .order_by("tier")
+        )
+    raised = []
+    for row in rows:
+        if row.n_production < DRIFT_MIN_ANSWERS:
+            continue
+        evidence = drift_evidence(row)
+        if row.psi_level != "ok":
+            alarm, _ = _alarm_upsert(
+                source=source,
+                tier=row.tier,
                 kind=Alarm.Kind.DRIFT_PSI,
                 day=day,
-                level=result.psi_level,
+                level=row.psi_level,
                 evidence=evidence,
             )
             raised.append(alarm)
-        if result.wasserstein_level == "alert":
+        if row.wasserstein_level == "alert":
             alarm, _ = _alarm_upsert(
                 source=source,
-                tier=tier,
+                tier=row.tier,
                 kind=Alarm.Kind.DRIFT_WASSERSTEIN,
                 day=day,
                 level=Alarm.Level.ALERT,

@@ -11,10 +11,12 @@ Where the numbers come from:
   populations of the plan's probability queues, so responses are not rescanned. A rate is the
   share of answers with at least one such event, per 1,000, with a Wilson (1927) interval
   (`sampling.estimate.wilson_interval` with n the day's answers);
-- drift: PSI of the day's production router confidence (one tier, the plan's sources) against
-  the router confidence of the reference records with the same router label(s)
-  (`sampling.drift.drift`). This one reads responses: one indexed (tier, timestamp) query per
-  tier and day, values only, so memory is bounded by one day of one tier.
+- drift: per source of the plan, tier and day, the stored `DailyDrift` row (PSI of the day's
+  router confidence against the source's reference records with the same router label(s),
+  `sampling.drift.drift`), written after each ingest by the drift alarms
+  (`services.drift_compute`). A day with answers and no row (ingested before drift was stored)
+  is computed and stored on first read; `manage.py compute_drift --since D` backfills ahead of
+  time. Only a drift day's histogram reads responses: one source, tier and day.
 """
 
 from __future__ import annotations
@@ -25,22 +27,22 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 
-from reviewapp.responses.models import FeedbackEvent, ReferenceRecord, Response, Source
+from reviewapp.responses.models import FeedbackEvent, Source
 from reviewapp.review.models import Plan, Queue, StratumCount
-from sampling.drift import PSI_ALERT, PSI_WARN, drift
+from sampling.drift import PSI_ALERT, PSI_WARN
 from sampling.estimate import wilson_interval
 
 from .exports import Table
-from .models import Alarm
+from .models import Alarm, DailyDrift
 from .selectors import domain_estimate, report_data
+from .services import drift_compute_missing, drift_production, drift_reference
 from .tables import num, pct
 
 PERIODS = ("day", "week")
 HISTOGRAM_BINS = 20
-CHUNK = 5_000
 
 
 # --------------------------------------------------------------------------- periods
@@ -121,23 +123,20 @@ def accuracy_series(
     return rows
 
 
-def alarm_days(
-    *, plan: Plan, start: dt.date, end: dt.date, drift: bool = False
-) -> list[tuple[str, dt.date]]:
-    """(tier, day) of the alarms of the window: quality alarms of the plan, or with
-    `drift=True` drift alarms of the plan's sources (reviewapp.reports.models.Alarm)."""
-    if drift:
-        alarms = Alarm.objects.filter(
-            kind__in=Alarm.DRIFT_KINDS, source_id__in=_plan_source_ids(plan)
-        )
-    else:
-        alarms = Alarm.objects.filter(kind__in=Alarm.QUALITY_KINDS, plan=plan)
-    return [
-        (tier, day)
-        for tier, day in alarms.filter(day__gte=start, day__lte=end)
-        .values_list("tier", "day")
+def alarm_days(*, plan: Plan, start: dt.date, end: dt.date) -> list[tuple[str, dt.date]]:
+    """(tier, day) of the plan's quality alarms in the window (reviewapp.reports.models.Alarm)."""
+    alarms = Alarm.objects.filter(kind__in=Alarm.QUALITY_KINDS, plan=plan)
+    return list(alarms.filter(day__gte=start, day__lte=end).values_list("tier", "day").distinct())
+
+
+def drift_alarm_days(*, plan: Plan, start: dt.date, end: dt.date) -> list[tuple[str, str, dt.date]]:
+    """(source name, tier, day) of the drift alarms of the plan's sources in the window."""
+    alarms = Alarm.objects.filter(kind__in=Alarm.DRIFT_KINDS, source_id__in=_plan_source_ids(plan))
+    return list(
+        alarms.filter(day__gte=start, day__lte=end)
+        .values_list("source__name", "tier", "day")
         .distinct()
-    ]
+    )
 
 
 # --------------------------------------------------------------------------- feedback
@@ -246,6 +245,7 @@ def feedback_series(*, plan: Plan, start: dt.date, end: dt.date) -> list[Feedbac
 
 @dataclass(frozen=True)
 class DriftPoint:
+    source: str
     tier: str
     day: dt.date
     production: int
@@ -256,50 +256,13 @@ class DriftPoint:
     ks_pvalue: float
 
 
-def _plan_source_ids(plan: Plan) -> list[int]:
+def plan_sources(plan: Plan) -> list[Source]:
     version = plan.current_version
-    return list(version.sources.values_list("pk", flat=True)) if version else []
+    return list(version.sources.order_by("name")) if version else []
 
 
-def _reference(source_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """(router labels, router confidences) of the reference records of the sources' reference
-    sets (linked either way: Source.reference_set or ReferenceSet.source)."""
-    linked = Source.objects.filter(pk__in=source_ids, reference_set__isnull=False).values(
-        "reference_set"
-    )
-    rows = ReferenceRecord.objects.filter(
-        Q(reference_set__source_id__in=source_ids) | Q(reference_set__in=linked),
-        router_confidence__isnull=False,
-    ).values_list("router_label", "router_confidence")
-    labels, values = [], []
-    for label, value in rows.iterator(chunk_size=CHUNK):
-        labels.append(label)
-        values.append(value)
-    return np.array(labels, dtype=object), np.array(values, dtype=float)
-
-
-def _production(source_ids: list[int], tier: str, day: dt.date) -> tuple[np.ndarray, set[str]]:
-    lo = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
-    rows = Response.objects.filter(
-        tier=tier,
-        timestamp__gte=lo,
-        timestamp__lt=lo + dt.timedelta(days=1),
-        source_id__in=source_ids,
-        router_confidence__isnull=False,
-    ).values_list("router_confidence", "router_label")
-    labels: set[str] = set()
-    values = []
-    for value, label in rows.iterator(chunk_size=CHUNK):
-        values.append(value)
-        labels.add(label)
-    return np.array(values, dtype=float), labels
-
-
-def _reference_for(ref_labels: np.ndarray, ref_values: np.ndarray, labels: set[str]) -> np.ndarray:
-    """The reference records with the production's router label(s); all of them when none
-    matches (e.g. the records carry no label)."""
-    same = np.isin(ref_labels, list(labels))
-    return ref_values[same] if same.any() else ref_values
+def _plan_source_ids(plan: Plan) -> list[int]:
+    return [s.pk for s in plan_sources(plan)]
 
 
 def drift_tiers(*, plan: Plan, start: dt.date, end: dt.date) -> list[str]:
@@ -316,58 +279,39 @@ def drift_tiers(*, plan: Plan, start: dt.date, end: dt.date) -> list[str]:
     )
 
 
-def _production_day(source_ids: list[int], day: dt.date) -> dict[str, tuple[np.ndarray, set[str]]]:
-    """One day's production router confidence per tier (and the router labels seen): one
-    query over the day's rows, values only, so memory is one day's floats."""
-    lo = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
-    rows = Response.objects.filter(
-        timestamp__gte=lo,
-        timestamp__lt=lo + dt.timedelta(days=1),
-        source_id__in=source_ids,
-        router_confidence__isnull=False,
-    ).values_list("tier", "router_confidence", "router_label")
-    values: dict[str, list[float]] = defaultdict(list)
-    labels: dict[str, set[str]] = defaultdict(set)
-    for tier, value, label in rows.iterator(chunk_size=CHUNK):
-        values[tier].append(value)
-        labels[tier].add(label)
-    return {t: (np.array(v, dtype=float), labels[t]) for t, v in values.items()}
+def _point(row: DailyDrift) -> DriftPoint:
+    return DriftPoint(
+        source=row.source.name,
+        tier=row.tier,
+        day=row.day,
+        production=row.n_production,
+        reference=row.n_reference,
+        psi=row.psi,
+        psi_level=row.psi_level,
+        wasserstein_norm=row.wasserstein_norm,
+        ks_pvalue=row.ks_pvalue,
+    )
 
 
 def drift_series(*, plan: Plan, start: dt.date, end: dt.date) -> list[DriftPoint]:
-    """Per tier (of the plan's strata) and day with production and a reference: PSI (and
-    Wasserstein/SD, KS p-value)."""
-    source_ids = _plan_source_ids(plan)
-    ref_labels, ref_values = _reference(source_ids)
-    if not len(ref_values):
-        return []
+    """Per source of the plan, tier (of the plan's strata) and day: the stored DailyDrift
+    (PSI, Wasserstein/SD, KS p-value); days with answers but no stored row are computed and
+    stored first (`services.drift_compute_missing`)."""
+    sources = plan_sources(plan)
     tiers = drift_tiers(plan=plan, start=start, end=end)
-    rows = []
-    for p in periods(start, end, "day"):
-        by_tier = _production_day(source_ids, p.first)
-        for tier in tiers:
-            if tier not in by_tier:
-                continue
-            production, labels = by_tier[tier]
-            result = drift(_reference_for(ref_labels, ref_values, labels), production)
-            rows.append(
-                DriftPoint(
-                    tier=tier,
-                    day=p.first,
-                    production=result.n_production,
-                    reference=result.n_reference,
-                    psi=result.psi,
-                    psi_level=result.psi_level,
-                    wasserstein_norm=result.wasserstein_norm,
-                    ks_pvalue=result.ks_pvalue,
-                )
-            )
-    rows.sort(key=lambda r: (r.tier, r.day))
-    return rows
+    if not sources or not tiers:
+        return []
+    for source in sources:
+        drift_compute_missing(source=source, start=start, end=end)
+    rows = DailyDrift.objects.filter(
+        source__in=sources, tier__in=tiers, day__gte=start, day__lte=end
+    ).select_related("source")
+    return sorted((_point(r) for r in rows), key=lambda p: (p.tier, p.day, p.source))
 
 
 @dataclass(frozen=True)
 class Histogram:
+    source: str
     tier: str
     day: dt.date
     edges: list[float]
@@ -376,14 +320,33 @@ class Histogram:
     point: DriftPoint | None
 
 
-def drift_histogram(*, plan: Plan, tier: str, day: dt.date) -> Histogram:
-    """Reference vs production router confidence of one tier and day, as shares of
-    HISTOGRAM_BINS equal-width bins over [0, 1] (widened if a value falls outside)."""
-    source_ids = _plan_source_ids(plan)
-    ref_labels, ref_values = _reference(source_ids)
-    production, labels = _production(source_ids, tier, day)
-    reference = _reference_for(ref_labels, ref_values, labels) if len(ref_values) else ref_values
-    both = np.concatenate([reference, production])
+def drift_histogram(
+    *, plan: Plan, tier: str, day: dt.date, source: Source | None = None
+) -> Histogram:
+    """Reference vs production router confidence of one source of the plan (it may be left out
+    when the plan has one), tier and day, as shares of HISTOGRAM_BINS equal-width bins over
+    [0, 1] (widened if a value falls outside), with the day's stored drift. The reference is
+    the one the stored PSI used (the tier's router labels, or all records)."""
+    if source is None:
+        sources = plan_sources(plan)
+        if len(sources) != 1:
+            raise ValueError(f"plan {plan.name} has {len(sources)} sources: name one")
+        source = sources[0]
+    drift_compute_missing(source=source, start=day, end=day)
+    row = (
+        DailyDrift.objects.filter(source=source, tier=tier, day=day)
+        .select_related("source")
+        .first()
+    )
+    reference = drift_reference(source)
+    production, labels = drift_production(source=source, day=day, tier=tier).get(
+        tier, (np.array([], dtype=float), [])
+    )
+    if reference is None:
+        reference_values = np.array([], dtype=float)
+    else:
+        reference_values, _ = reference.for_labels(labels)
+    both = np.concatenate([reference_values, production])
     lo = min(0.0, float(both.min())) if len(both) else 0.0
     hi = max(1.0, float(both.max())) if len(both) else 1.0
     edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1)
@@ -394,26 +357,14 @@ def drift_histogram(*, plan: Plan, tier: str, day: dt.date) -> Histogram:
         counts, _ = np.histogram(values, bins=edges)
         return [float(c) / len(values) for c in counts]
 
-    point = None
-    if len(reference) and len(production):
-        result = drift(reference, production)
-        point = DriftPoint(
-            tier=tier,
-            day=day,
-            production=result.n_production,
-            reference=result.n_reference,
-            psi=result.psi,
-            psi_level=result.psi_level,
-            wasserstein_norm=result.wasserstein_norm,
-            ks_pvalue=result.ks_pvalue,
-        )
     return Histogram(
+        source=source.name,
         tier=tier,
         day=day,
         edges=[float(e) for e in edges],
-        reference_share=shares(reference),
+        reference_share=shares(reference_values),
         production_share=shares(production),
-        point=point,
+        point=_point(row) if row else None,
     )
 
 
@@ -429,7 +380,7 @@ def chart_data(
     feedback: list[FeedbackPoint],
     drifts: list[DriftPoint],
     *,
-    drift_alarms: list[tuple[str, dt.date]] | None = None,
+    drift_alarms: list[tuple[str, str, dt.date]] | None = None,
 ) -> dict[str, Any]:
     """What static/charts.js draws, as plain JSON-able values (put in the page by json_script)."""
     by_tier: dict[str, list[AccuracyPoint]] = defaultdict(list)
@@ -440,9 +391,10 @@ def chart_data(
         fb_tier[f.tier].append(f)
     drift_days = sorted({d.day.isoformat() for d in drifts})
     alarmed = set(drift_alarms or ())
-    drift_tier: dict[str, dict[str, float]] = defaultdict(dict)
+    several = len({d.source for d in drifts}) > 1
+    drift_series: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
     for d in drifts:
-        drift_tier[d.tier][d.day.isoformat()] = round(d.psi, 4)
+        drift_series[(d.source, d.tier)][d.day.isoformat()] = round(d.psi, 4)
     return {
         "accuracy": [
             {
@@ -475,11 +427,16 @@ def chart_data(
             "alert": PSI_ALERT,
             "series": [
                 {
-                    "tier": tier,
+                    # One series per tier; per source and tier when the plan has several.
+                    "tier": f"{source} · {tier}" if several else tier,
                     "psi": [values.get(day) for day in drift_days],
-                    "alarms": [(tier, dt.date.fromisoformat(day)) in alarmed for day in drift_days],
+                    "alarms": [
+                        (source, tier, dt.date.fromisoformat(day)) in alarmed for day in drift_days
+                    ],
                 }
-                for tier, values in sorted(drift_tier.items())
+                for (source, tier), values in sorted(
+                    drift_series.items(), key=lambda kv: kv[0][::-1]
+                )
             ],
         },
     }
@@ -571,6 +528,9 @@ def feedback_table(points: list[FeedbackPoint]) -> Table:
 
 
 def drift_table(points: list[DriftPoint]) -> Table:
+    """The drift chart's numbers; a Source column first when the points span several sources
+    (a plan over several sources has a drift per source: each has its own reference)."""
+    several = len({p.source for p in points}) > 1
     columns = [
         "Tier",
         "Day",
@@ -581,18 +541,26 @@ def drift_table(points: list[DriftPoint]) -> Table:
         "Wasserstein / reference SD",
         "KS p-value",
     ]
-    table = Table(columns=columns, rows=[], numeric={2, 3, 4, 6, 7})
+    numeric = {2, 3, 4, 6, 7}
+    if several:
+        columns.insert(0, "Source")
+        numeric = {i + 1 for i in numeric}
+    table = Table(columns=columns, rows=[], numeric=numeric)
     for p in points:
-        table.rows.append(
-            [
-                p.tier,
-                p.day.isoformat(),
-                str(p.production),
-                str(p.reference),
-                num(p.psi, 3),
-                p.psi_level,
-                num(p.wasserstein_norm, 3),
-                f"{p.ks_pvalue:.3g}",
-            ]
-        )
+        row = [
+            p.tier,
+            p.day.isoformat(),
+            str(p.production),
+            str(p.reference),
+            num(p.psi, 3),
+            p.psi_level,
+            num(p.wasserstein_norm, 3),
+            f"{p.ks_pvalue:.3g}",
+        ]
+        table.rows.append([p.source, *row] if several else row)
     return table
+
+
+def drift_day_column(table: Table) -> int:
+    """The index of the Day column (the cell that links to the day's histograms)."""
+    return table.columns.index("Day")

@@ -97,6 +97,7 @@ def trends_page(request: HttpRequest) -> HttpResponse:
             table = trends.drift_table(drifts)
             return _csv(wanted, table, plan=plan, start=start, end=end, method="psi")
         assert accuracy is not None and feedback is not None and drifts is not None
+        drift_table = trends.drift_table(drifts)
         context.update(
             plan=plan,
             start=start,
@@ -106,16 +107,17 @@ def trends_page(request: HttpRequest) -> HttpResponse:
             empty=not (accuracy or feedback or drifts),
             accuracy_table=trends.accuracy_table(accuracy),
             feedback_table=trends.feedback_table(feedback),
-            drift_table=trends.drift_table(drifts),
+            drift_table=drift_table,
+            drift_day_column=trends.drift_day_column(drift_table),
             drift_links=[
-                (row, _query(form, tier=p.tier, day=p.day.isoformat()))
-                for row, p in zip(trends.drift_table(drifts).rows, drifts, strict=True)
+                (row, _query(form, source=p.source, tier=p.tier, day=p.day.isoformat()))
+                for row, p in zip(drift_table.rows, drifts, strict=True)
             ],
             charts=trends.chart_data(
                 accuracy,
                 feedback,
                 drifts,
-                drift_alarms=trends.alarm_days(plan=plan, start=start, end=end, drift=True),
+                drift_alarms=trends.drift_alarm_days(plan=plan, start=start, end=end),
             ),
             query=_query(form),
             csv_query={name: _query(form, format="csv", table=name) for name in TABLES},
@@ -126,8 +128,8 @@ def trends_page(request: HttpRequest) -> HttpResponse:
 @_signed_in
 @require_safe
 def drift_day(request: HttpRequest) -> HttpResponse:
-    """Reference vs production router confidence of one tier and day: a fragment for htmx, a
-    page otherwise."""
+    """Reference vs production router confidence of one source, tier and day (`source` may be
+    left out when the plan has one): a fragment for htmx, a page otherwise."""
     plans = _readable_plans(request)
     form = TrendsForm.for_request(request.GET, plans=plans)
     if not plans or not form.is_valid():
@@ -142,7 +144,17 @@ def drift_day(request: HttpRequest) -> HttpResponse:
         raise Http404("This tier has no queue on this day.")
     if plan not in plans:
         raise PermissionDenied
-    histogram = trends.drift_histogram(plan=plan, tier=tier, day=day)
+    sources = trends.plan_sources(plan)
+    name = request.GET.get("source", "")
+    if name:
+        source = next((s for s in sources if s.name == name), None)
+        if source is None:
+            raise Http404("This source is not one of the plan's.")
+    elif len(sources) == 1:
+        source = sources[0]
+    else:
+        raise Http404("The plan has several sources: give one as ?source=NAME.")
+    histogram = trends.drift_histogram(plan=plan, source=source, tier=tier, day=day)
     context = {
         "plan": plan,
         "histogram": histogram,
