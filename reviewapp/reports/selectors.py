@@ -122,7 +122,7 @@ def report_data(*, plan: Plan, start: dt.date, end: dt.date) -> ReportData:
     items = list(
         QueueItem.objects.filter(review_count__gte=1, **window)
         .order_by("pk")
-        .values_list("pk", "stratum_id", "response__auto_score")
+        .values_list("pk", "stratum_id", "auto_score")
     )
     item_pks = np.fromiter((pk for pk, _, _ in items), dtype=np.int64, count=len(items))
     position = {pk: i for i, pk in enumerate(item_pks.tolist())}

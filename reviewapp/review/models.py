@@ -163,6 +163,10 @@ class QueueItem(models.Model):
         StratumCount, null=True, blank=True, on_delete=models.PROTECT, related_name="items"
     )
     inclusion_probability = models.FloatField(null=True, blank=True)
+    # The response's auto_score when the queue was built: the report's PPI reads it here, next
+    # to the stratum's auto_score_sum of the same moment, instead of joining every reviewed
+    # item to the (large) responses table.
+    auto_score = models.FloatField(null=True, blank=True)
     # 2 for overlap items (double review); the item is done when it has this many reviews.
     required_reviews = models.PositiveSmallIntegerField(default=1)
     review_count = models.PositiveSmallIntegerField(default=0)

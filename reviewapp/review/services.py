@@ -188,6 +188,9 @@ class DayDesign:
     # Per stratum: sums and counts of auto_score and cost_usd over the whole population, kept
     # with the queue so that reports (PPI, cost per answer) never rescan responses.
     totals: dict[str, np.ndarray] | None = None
+    # Per response (aligned with response_ids): its auto_score, NaN when absent. Items keep
+    # theirs, so the PPI's item terms come from the same moment as the stratum sums above.
+    auto_scores: np.ndarray | None = None
 
 
 def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -296,6 +299,7 @@ def plan_design(
         return DayDesign(ids, strata, Allocation(empty, empty, budget or 0, "none"), bands)
     strata = assign_strata(dims)
     keys = strata.keys()
+    auto_scores = np.array([np.nan if r[5] is None else r[5] for r in rows], dtype=float)
     totals = _stratum_totals(strata, rows)
     history = stratum_history(plan=version.plan, before=day) if version.plan.pk else {}
     successes = np.array([history.get(k, (0.0, 0.0))[0] for k in keys])
@@ -332,7 +336,13 @@ def plan_design(
             floor=2,
             maximum=version.stratum_max,
         )
-    return DayDesign(ids, strata, allocation, bands, totals)
+    return DayDesign(ids, strata, allocation, bands, totals, auto_scores)
+
+
+def _optional_float(values: np.ndarray | None, index: int) -> float | None:
+    if values is None or np.isnan(values[index]):
+        return None
+    return float(values[index])
 
 
 def _stratum_totals(strata: Strata, rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
@@ -430,6 +440,7 @@ def queue_build(
                         response_id=response_id,
                         stratum=strata[h],
                         inclusion_probability=float(sample.pi[position]),
+                        auto_score=_optional_float(design.auto_scores, index),
                         required_reviews=2 if overlap[position] else 1,
                         served_side=str(sides[position]) if response_id in has_shadow else "",
                         position=position,

@@ -148,3 +148,56 @@ def test_it_refuses_a_truth_file_of_another_source(design, tmp_path):
         _run(plan, other)
     assert not Review.objects.filter(item__queue=queue).exists()
     assert Queue.objects.filter(plan=plan).count() == 1
+
+
+def test_the_ppi_reads_the_auto_scores_the_queue_was_built_with(db, tmp_path):
+    """Items keep their response's auto_score from build time, like the stratum's
+    auto_score_sum: the PPI estimate does not move when the judge's scores are re-sent later
+    (and the report never joins reviewed items to the responses table)."""
+    source = Source.objects.create(name="ppi-snapshot")
+    start = dt.datetime.combine(DAY, dt.time(8), tzinfo=dt.UTC)
+    # An imperfect judge: right on 4 of 5 answers. 200 cheap answers, 170 of them correct.
+    correct = [i % 20 >= 3 for i in range(200)]
+    Response.objects.bulk_create(
+        Response(
+            source=source,
+            external_id=f"p{i}",
+            timestamp=start + dt.timedelta(seconds=i),
+            query=f"Question {i}?",
+            response=f"Answer {i}.",
+            tier="cheap",
+            router_confidence=0.9,
+            uncertainty=0.1,
+            ood_percentile=50.0,
+            auto_score=float(ok) if i % 5 else float(not ok),
+            content_hash=f"h{i}",
+        )
+        for i, ok in enumerate(correct)
+    )
+    truth = tmp_path / "truth.jsonl"
+    truth.write_text(
+        "\n".join(json.dumps({"id": f"p{i}", "correct": ok}) for i, ok in enumerate(correct))
+    )
+    version = plan_save(
+        name="ppi-plan", config={"dimensions": ["tier"], "daily_budget": 40}, sources=[source]
+    )
+    queue, _ = queue_build(plan=version.plan, day=DAY)
+    built_with = dict(Response.objects.filter(source=source).values_list("pk", "auto_score"))
+    items = list(QueueItem.objects.filter(queue=queue))
+    assert len(items) == 40
+    assert all(item.auto_score == built_with[item.response_id] for item in items)
+    _run(version.plan, truth, "--error-rate", "0", "--reviewers", "1")
+
+    (before,) = tier_report(plan=version.plan, start=DAY, end=DAY)
+    assert before.ppi_accuracy is not None
+    assert before.ppi_ci_low < before.ppi_accuracy < before.ppi_ci_high
+    # The judge's scores are re-sent, all inverted, after the queue was built.
+    for pk, score in built_with.items():
+        Response.objects.filter(pk=pk).update(auto_score=1.0 - score)
+
+    (after,) = tier_report(plan=version.plan, start=DAY, end=DAY)
+    assert (after.ppi_accuracy, after.ppi_ci_low, after.ppi_ci_high) == (
+        before.ppi_accuracy,
+        before.ppi_ci_low,
+        before.ppi_ci_high,
+    )
