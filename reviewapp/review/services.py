@@ -699,8 +699,11 @@ def review_submit(
     time_spent_ms: int | None = None,
     now: dt.datetime | None = None,
 ) -> Review:
-    """Record a reviewer's verdict on an item they claimed."""
-    now = now or timezone.now()
+    """Record a reviewer's verdict on an item they claimed.
+
+    Never more reviews than the item requires: whatever the claims say (a claim is judged
+    expired or not by each transaction's own clock), the item's review count, read under its
+    row lock, decides."""
     with transaction.atomic():
         item = (
             # Lock the item's row only (of=self): FOR UPDATE without OF would also lock the
@@ -725,6 +728,13 @@ def review_submit(
         )
         if already_reviewed:
             raise AlreadyReviewed("You have already reviewed this item; edit it from your history.")
+        if item.review_count >= item.required_reviews:
+            # My claim ran out, someone else claimed the item and finished it while this
+            # submission was on its way (or waited for the lock).
+            raise ReviewError("This item already has the reviews it needs; your claim had expired.")
+        # The clock is read once the lock is held: a time taken before waiting for it could
+        # call my claim still valid after another reviewer's claim had judged it expired.
+        now = now or timezone.now()
         fields = _clean_review_fields(
             item,
             {
