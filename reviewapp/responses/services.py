@@ -344,6 +344,8 @@ class _ResponseWriter(_Writer):
             # transaction inserting the same key, so two pushes sharing ids in different orders
             # would each hold a key the other waits for (a deadlock; seen with 4 parallel
             # pushes). Taken in one order by everyone, the first to a key simply goes first.
+            # A changed record is scored again (scored_at NULL): its uncertainty and OOD distance
+            # come from its new confidence and text, not the ones it replaced.
             cursor.execute(
                 f"""
                 WITH upserted AS (
@@ -351,7 +353,7 @@ class _ResponseWriter(_Writer):
                     SELECT {columns}, now(), now() FROM longtail_response_stage
                     ORDER BY external_id
                     ON CONFLICT (source_id, external_id) DO UPDATE
-                        SET {assignments}, updated_at = now()
+                        SET {assignments}, updated_at = now(), scored_at = NULL
                         WHERE responses_response.content_hash <> EXCLUDED.content_hash
                     RETURNING (xmax = 0) AS created
                 )
@@ -383,7 +385,9 @@ class _ResponseWriter(_Writer):
             batch_size=500,
             update_conflicts=True,
             unique_fields=["source", "external_id"],
-            update_fields=[*(c for c in _UPDATABLE_RESPONSE_COLUMNS), "updated_at"],
+            # scored_at goes back to NULL (the new objects carry none): a changed record is
+            # scored again, its uncertainty and OOD distance from its new confidence and text.
+            update_fields=[*(c for c in _UPDATABLE_RESPONSE_COLUMNS), "updated_at", "scored_at"],
         )
         created = sum(1 for row in changed if row[1] not in existing)
         return created, len(changed) - created
