@@ -129,7 +129,9 @@ class StratumCount(models.Model):
     responses."""
 
     queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="strata")
-    key = models.CharField(max_length=400)
+    # Labels joined by "|" with "|" and "\\" escaped inside them (sampling.strata): a 64-character
+    # tier and a 128-character segment made only of those characters take twice their length.
+    key = models.CharField(max_length=512)
     tier = models.CharField(max_length=64, blank=True, default="")
     uncertainty_band = models.CharField(max_length=32, blank=True, default="")
     ood_band = models.CharField(max_length=32, blank=True, default="")
