@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject, empty
 
 from .logs import LogContext, current
 
@@ -28,6 +29,15 @@ def request_id_for(request: HttpRequest) -> str:
     return uuid.uuid4().hex
 
 
+def _loaded_user(request: HttpRequest) -> object | None:
+    """request.user if it is loaded (DRF sets a real user; AuthenticationMiddleware sets a lazy
+    one that loads on first use); None when it was never asked for."""
+    user = getattr(request, "user", None)
+    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:  # type: ignore[attr-defined]
+        return None
+    return user
+
+
 class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -40,8 +50,11 @@ class RequestIdMiddleware:
         started = time.perf_counter()
         try:
             response = self.get_response(request)
-            # The user is known only after authentication (session or DRF token) has run.
-            user = getattr(request, "user", None)
+            # The user is known only after authentication (session or DRF token) has run. Only
+            # a user something already loaded is read: asking the lazy request.user would read
+            # the session and the user (two queries) for a view that never needed them, such
+            # as the /healthz/live baseline.
+            user = _loaded_user(request)
             if user is not None and getattr(user, "is_authenticated", False):
                 context.user_id = user.pk
             response[HEADER] = request_id

@@ -77,6 +77,16 @@ def test_healthz_live_touches_nothing(client, django_assert_num_queries):
     assert answer.status_code == 200 and answer.content == b"ok"
 
 
+def test_healthz_live_touches_nothing_for_a_signed_in_browser_either(
+    client, viewer, django_assert_num_queries
+):
+    # The request log line must not load the session and user the view never asked for.
+    client.force_login(viewer)
+    with django_assert_num_queries(0):
+        answer = client.get("/healthz/live")
+    assert answer.status_code == 200 and answer.content == b"ok"
+
+
 # --- request ids and structured logs ----------------------------------------------------------
 
 
