@@ -38,6 +38,50 @@ Aim (issue 4): p99 ≤ 100 ms and ≤ 3× the baseline's p99; issue 6: no reques
     .venv/bin/python benchmarks/review_load.py --client page       # through the review page
     .venv/bin/python benchmarks/review_load.py --with-ingest    # + 4 parallel 10k pushes
 
+Figures (29 Nov 2026, a 2-core machine shared with other jobs; "machine" is the whole
+machine's busy cores in the window, to tell how quiet it was): 30,000-item queue, 50
+reviewers, 5 s warm-up + 60 s measured, after the claim/submit query work (1877d6e). ms are
+p50 / p99 as the client saw them; server = Django's own time (from the request log).
+
+  gunicorn 16 × 1 thread (gthread, the default), --client api
+  model       claim        submit       baseline     reviews/s req/s  cores: gunicorn PG client all
+  closed      370 / 1,432  200 / 1,035  134 / 1,265  46.9      140           1.43  0.32 0.21  2.00
+  paced, 2 s  22.5 / 82.4  18.9 / 74.2  2.8 / 54.0   25.1       74           0.61  0.16 0.13  0.94
+  server-side: closed claim 81 / 143, submit 65 / 113; paced claim 18 / 52, submit 14 / 41.
+
+Paced meets the aim: p99 82 ms ≤ 100 ms and ≤ 3 × 54 = 162 ms; no request failed. The closed
+loop cannot meet it by construction: 50 requests always wait for 2 cores, so every request,
+the trivial baseline too, queues behind about 50 × service time / 2; it measures capacity,
+~47 reviews/s (140 requests/s), about twice what the 50 paced reviewers ask for.
+
+  --client page (16 × 1): one POST submits, claims and renders the next item (~1.5 KB of
+  Markdown): paced 46 / 176 ms (server 39 / 108), baseline 5.7 / 121 (its log line still
+  loaded the session and user then, fixed in d34d62d); closed 219 / 4,100 at 42.9 reviews/s.
+  The page does more per request (22 queries, among them the queue's progress, a sum over its
+  30,000 items, and the render) and misses 100 ms p99 at this pace.
+
+Before the query work (same script on the old code; other jobs held the machine, gunicorn got
+0.5–0.9 cores, so compare per core): closed loop 16 × 1 gave 18.8 reviews/s on 0.74 gunicorn
+cores (25 per core-second), 4 × 4 24.8 on 0.88 (28); now 46.9 on 1.43 (33). The old code's
+submissions queued on their queue's row lock: with 4 × 4 a submit's server p50 was 299 ms
+against 149 ms for a claim; now a submit costs less than a claim (65 against 81 ms).
+
+Choosing gunicorn's workers × threads for 2 cores (paced 2 s, 30 s runs; p99 ms of claim and
+submit at the client, and of claim at the server):
+  2 × 8 gthread 158 / 178, server 140     12 × 1        120 / 114, server 51
+  4 × 2         174 / 139, server 85      16 × 1        93 / 85 and 62 / 59 (two runs), 71 and 47
+  8 × 1         170 / 145, server 64      16 sync       134 / 129, server 91
+Closed-loop throughput hardly differs (39–51 reviews/s for 2 × 8, 3 × 4, 4 × 4, 12 × 1,
+16 × 1, 16 sync, measured while other jobs were light), so latency decides. A request is Python
+holding the GIL between ~10 database round trips; threads of one process queue for it (back
+from the database, a thread waits for the running one, up to the 5 ms switch interval each
+time), so the server-side p99 grows with threads per process: 140 ms at 8, ~50 at 1. With one
+thread per worker the kernel schedules, finely. Sixteen workers, because each of the 50
+keep-alive connections is served by the worker that accepted it: with 8 a request more often
+waits behind a slow one on its worker (8 × 1: baseline p99 139 ms). Sync workers (no
+keep-alive, a shared accept queue) did worse, paying a connection per request. Cost: 16
+processes of ~170 MB and 16 database connections.
+
 --with-ingest (issue 6): after each load model's run, the same model runs again while rounds of
 --ingest-pushes parallel pushes of --ingest-records records each (POST /api/v1/responses/,
 one qa_lead token, into the queue's source) go on back-to-back from the start of the warm-up to
@@ -73,8 +117,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 sys.path.insert(0, str(ROOT))
 
-# gunicorn workers × threads: see the docstring for the comparison that chose it.
-DEFAULT_SERVER = "4x4"
+# gunicorn workers × threads: 16 single-threaded gthread workers on 2 cores; the docstring
+# has the comparison that chose it.
+DEFAULT_SERVER = "16x1"
 
 
 def parse_args() -> argparse.Namespace:
@@ -293,8 +338,13 @@ def start_server(
         str(Path(sys.executable).with_name("gunicorn")),
         "reviewapp.wsgi:application",
         f"--workers={workers}",
-        "--worker-class=gthread",
-        f"--threads={threads}",
+        # threads 0: sync workers (one request at a time, no keep-alive: every request is a
+        # new connection, taken by whichever worker is free).
+        *(
+            ["--worker-class=gthread", f"--threads={threads}"]
+            if threads
+            else ["--worker-class=sync"]
+        ),
         f"--bind=127.0.0.1:{args.port}",
         "--keep-alive=30",
         "--log-level=warning",
@@ -387,13 +437,23 @@ class CpuMeter:
 
     def start(self) -> None:
         self.begin = self._sample()
+        self.last = {kind: dict(self.begin[kind]) for kind in ("server", "postgres")}
+
+    def poll(self) -> dict[str, Any]:
+        """Note each process's CPU so far: a backend that ends before stop() (DB_CONN_MAX_AGE
+        closes each connection after 60 s) still counts, up to its last poll."""
+        sample = self._sample()
+        for kind in ("server", "postgres"):
+            for pid, seconds in sample[kind].items():
+                self.last[kind][pid] = max(self.last[kind].get(pid, 0.0), seconds)
+        return sample
 
     def stop(self) -> dict[str, float]:
-        end, begin = self._sample(), self.begin
+        end, begin = self.poll(), self.begin
         wall = end["wall"] - begin["wall"]
 
         def used(kind: str) -> float:
-            return sum(v - begin[kind].get(p, 0.0) for p, v in end[kind].items())
+            return sum(v - begin[kind].get(p, 0.0) for p, v in self.last[kind].items())
 
         busy = end["machine"][0] - begin["machine"][0]
         total = end["machine"][1] - begin["machine"][1]
@@ -653,7 +713,10 @@ async def run_mode(
         measured["log_start"] = log.stat().st_size
         await asyncio.to_thread(meter.start)
         began = time.perf_counter()
-        await asyncio.sleep(args.seconds)
+        while (left := began + args.seconds - time.perf_counter()) > 0:
+            await asyncio.sleep(min(1.0, left))
+            if left > 1.0:
+                await asyncio.to_thread(meter.poll)
         measured["cpu"] = await asyncio.to_thread(meter.stop)
         measured["elapsed"] = time.perf_counter() - began
         measured["log_end"] = log.stat().st_size
@@ -742,12 +805,18 @@ def report(name: str, result: dict, client: str = "api") -> bool:
 
 
 def parse_servers(spec: str) -> list[tuple[int, int]]:
+    """ "2x8,8xsync" → [(2, 8), (8, 0)]: threads 0 stands for sync workers."""
     try:
-        pairs = [tuple(int(n) for n in part.lower().split("x")) for part in spec.split(",")]
+        pairs = [
+            tuple(0 if n == "sync" else int(n) for n in part.strip().lower().split("x"))
+            for part in spec.split(",")
+        ]
     except ValueError:
         pairs = []
-    if not pairs or any(len(p) != 2 or min(p) < 1 for p in pairs):
-        raise SystemExit(f"--gunicorn: WORKERSxTHREADS[,…], e.g. 2x8,4x4 (not {spec!r})")
+    if not pairs or any(len(p) != 2 or p[0] < 1 or p[1] < 0 for p in pairs):
+        raise SystemExit(
+            f"--gunicorn: WORKERSxTHREADS or WORKERSxsync[,…], e.g. 2x8,8xsync (not {spec!r})"
+        )
     return [(p[0], p[1]) for p in pairs]
 
 
@@ -1008,7 +1077,8 @@ def main() -> None:
                 wait_ready(base)
                 meter = CpuMeter(server.pid, args.pg_admin, args.db)
                 print(
-                    f"\ngunicorn {workers} workers × {threads} threads (gthread), DEBUG off; "
+                    f"\ngunicorn {workers} workers × "
+                    f"{f'{threads} threads (gthread)' if threads else '1 (sync)'}, DEBUG off; "
                     f"{args.reviewers} reviewers ({args.client}), {args.warmup:.0f} s warm-up + "
                     f"{args.seconds:.0f} s measured per mode"
                 )
