@@ -62,9 +62,10 @@ the trivial baseline too, queues behind about 50 × service time / 2; it measure
 
 Before the query work (same script on the old code; other jobs held the machine, gunicorn got
 0.5–0.9 cores, so compare per core): closed loop 16 × 1 gave 18.8 reviews/s on 0.74 gunicorn
-cores (25 per core-second), 4 × 4 24.8 on 0.88 (28); now 46.9 on 1.43 (33). The old code's
-submissions queued on their queue's row lock: with 4 × 4 a submit's server p50 was 299 ms
-against 149 ms for a claim; now a submit costs less than a claim (65 against 81 ms).
+cores (25 per core-second), 4 × 4 24.8 on 0.88 (28); now 46.9 on 1.43 (33). With 4 × 4 the old
+code's submit took longer at the server than its claim (p50 299 against 149 ms; 89 against 103
+at 16 × 1): a submission locked its queue's row until it committed (now only the item's row;
+tests/reviewapp/review/test_query_counts.py shows a submission passing a locked queue row).
 
 Choosing gunicorn's workers × threads for 2 cores (paced 2 s, 30 s runs; p99 ms of claim and
 submit at the client, and of claim at the server):
