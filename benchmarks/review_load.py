@@ -38,50 +38,51 @@ Aim (issue 4): p99 ≤ 100 ms and ≤ 3× the baseline's p99; issue 6: no reques
     .venv/bin/python benchmarks/review_load.py --client page       # through the review page
     .venv/bin/python benchmarks/review_load.py --with-ingest    # + 4 parallel 10k pushes
 
-Figures (29 Nov 2026, a 2-core machine shared with other jobs; "machine" is the whole
-machine's busy cores in the window, to tell how quiet it was): 30,000-item queue, 50
-reviewers, 5 s warm-up + 60 s measured, after the claim/submit query work (1877d6e). ms are
-p50 / p99 as the client saw them; server = Django's own time (from the request log).
+Figures (29 Nov 2026, a 2-core machine, at a moment when other jobs were light; "all" is the
+whole machine's busy cores in the window): 30,000-item queue, 50 reviewers, 5 s warm-up + 60 s
+measured per model. ms are p50 / p99 as the client saw them; "server" is Django's own time for
+the request (from its log line), without the wait for a worker.
 
   gunicorn 16 × 1 thread (gthread, the default), --client api
   model       claim        submit       baseline     reviews/s req/s  cores: gunicorn PG client all
-  closed      370 / 1,432  200 / 1,035  134 / 1,265  46.9      140           1.43  0.32 0.21  2.00
-  paced, 2 s  22.5 / 82.4  18.9 / 74.2  2.8 / 54.0   25.1       74           0.61  0.16 0.13  0.94
-  server-side: closed claim 81 / 143, submit 65 / 113; paced claim 18 / 52, submit 14 / 41.
+  closed      625 / 862    104 / 646    148 / 822    59.7      178           1.27  0.32 0.24  1.86
+  paced, 2 s  21.5 / 80.1  17.9 / 73.0  2.6 / 46.5   25.0       73           0.59  0.16 0.13  0.91
+  server: closed claim 15.5 / 28, submit 11.5 / 23; paced claim 17 / 52, submit 14 / 42.
 
-Paced meets the aim: p99 82 ms ≤ 100 ms and ≤ 3 × 54 = 162 ms; no request failed. The closed
-loop cannot meet it by construction: 50 requests always wait for 2 cores, so every request,
-the trivial baseline too, queues behind about 50 × service time / 2; it measures capacity,
-~47 reviews/s (140 requests/s), about twice what the 50 paced reviewers ask for.
+Paced meets the aim: p99 80 ms ≤ 100 ms and ≤ 3 × 46.5 = 140 ms, and no request failed (an
+earlier run with other jobs on the machine: 82 / 74 against a 54 ms baseline). The closed loop
+cannot meet it by construction: 50 requests always wait for 2 cores, so every request, the
+trivial baseline too, queues (Django's own time stays 15 ms); it measures capacity, ~60
+reviews/s (178 requests/s), well over twice what the 50 paced reviewers ask for.
 
   --client page (16 × 1): one POST submits, claims and renders the next item (~1.5 KB of
-  Markdown): paced 46 / 176 ms (server 39 / 108), baseline 5.7 / 121 (its log line still
-  loaded the session and user then, fixed in d34d62d); closed 219 / 4,100 at 42.9 reviews/s.
-  The page does more per request (22 queries, among them the queue's progress, a sum over its
-  30,000 items, and the render) and misses 100 ms p99 at this pace.
+  Markdown): paced 46 / 147 ms (server 39 / 110), baseline 3.3 / 98; closed 309 / 3,569 at
+  42.6 reviews/s. The page does more per request (22 queries, among them the queue's progress,
+  a sum over its 30,000 items, and the render) and misses 100 ms p99 at this pace.
 
-Before the query work (same script on the old code; other jobs held the machine, gunicorn got
-0.5–0.9 cores, so compare per core): closed loop 16 × 1 gave 18.8 reviews/s on 0.74 gunicorn
-cores (25 per core-second), 4 × 4 24.8 on 0.88 (28); now 46.9 on 1.43 (33). With 4 × 4 the old
-code's submit took longer at the server than its claim (p50 299 against 149 ms; 89 against 103
-at 16 × 1): a submission locked its queue's row until it committed (now only the item's row;
-tests/reviewapp/review/test_query_counts.py shows a submission passing a locked queue row).
+Before the query work (the same script, 16 × 1, on the old code, just before the runs above):
+closed 41.7 reviews/s on 1.42 gunicorn cores (29 per core-second; now 47); paced claim 26.6 /
+113, submit 23.5 / 108, baseline 2.9 / 69 (server claim 21 / 65), gunicorn 0.69 cores and
+PostgreSQL 0.19 for the same 25 reviews/s (now 0.59 and 0.16). The old code's submission also
+locked its queue's row until it committed (now only the item's row; test_query_counts.py shows
+a submission passing a locked queue row); on a fresh queue the new item_claimable index changes
+little, half-way through one it saves walking the items already done.
 
 Choosing gunicorn's workers × threads for 2 cores (paced 2 s, 30 s runs; p99 ms of claim and
 submit at the client, and of claim at the server):
   2 × 8 gthread 158 / 178, server 140     12 × 1        120 / 114, server 51
   4 × 2         174 / 139, server 85      16 × 1        93 / 85 and 62 / 59 (two runs), 71 and 47
   8 × 1         170 / 145, server 64      16 sync       134 / 129, server 91
-Closed-loop throughput hardly differs (39–51 reviews/s for 2 × 8, 3 × 4, 4 × 4, 12 × 1,
-16 × 1, 16 sync, measured while other jobs were light), so latency decides. A request is Python
-holding the GIL between ~10 database round trips; threads of one process queue for it (back
-from the database, a thread waits for the running one, up to the 5 ms switch interval each
-time), so the server-side p99 grows with threads per process: 140 ms at 8, ~50 at 1. With one
-thread per worker the kernel schedules, finely. Sixteen workers, because each of the 50
+Closed-loop throughput hardly differs (39–51 reviews/s for 2 × 8, 3 × 4, 4 × 4, 12 × 1, 16 × 1,
+16 sync in 30 s runs, with some other jobs on the machine), so latency decides. A request is
+Python holding the GIL between ~10 database round trips; threads of one process queue for it
+(back from the database, a thread waits for the running one, up to the 5 ms switch interval
+each time), so the server-side p99 grows with threads per process: 140 ms at 8, ~50 at 1. With
+one thread per worker the kernel schedules, finely. Sixteen workers, because each of the 50
 keep-alive connections is served by the worker that accepted it: with 8 a request more often
 waits behind a slow one on its worker (8 × 1: baseline p99 139 ms). Sync workers (no
-keep-alive, a shared accept queue) did worse, paying a connection per request. Cost: 16
-processes of ~170 MB and 16 database connections.
+keep-alive, a shared accept queue) did worse, paying a connection per request. Cost: 16 processes of
+~170 MB and 16 database connections.
 
 --with-ingest (issue 6): after each load model's run, the same model runs again while rounds of
 --ingest-pushes parallel pushes of --ingest-records records each (POST /api/v1/responses/,
