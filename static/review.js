@@ -34,6 +34,10 @@
 
   function submit(form) {
     if (!form || busy) return;
+    // htmx binds new content when it settles, 20 ms after the swap; a key pressed in between
+    // would submit the fresh form natively (a full page load, and undo would lose the verdict
+    // it brings back). Binding it now is what htmx would do a moment later.
+    if (window.htmx) window.htmx.process(form);
     if (typeof form.requestSubmit === "function") form.requestSubmit();
     else form.submit();
   }

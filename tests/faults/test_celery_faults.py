@@ -128,7 +128,14 @@ def test_a_worker_killed_mid_build_has_the_build_redone_once(fault_db, private_r
         assert _queues(fault_db) == {}
 
         second = _worker(fault_db, private_redis.url, queue, log)
-        wait_for(lambda: day in _queues(fault_db), timeout=90, what="the redelivered build")
+        wait_for(
+            # Redis redelivers an unacked message when a worker's restore cycle finds it past
+            # the visibility timeout; the cycle is guarded by a mutex that a killed worker can
+            # leave held for up to 5 minutes (kombu's unacked_mutex_expire).
+            lambda: day in _queues(fault_db),
+            timeout=360,
+            what="the redelivered build",
+        )
         # Longer than a visibility timeout and a restore cycle: no second delivery runs it again.
         time.sleep(VISIBILITY + 11)
     finally:
