@@ -473,6 +473,40 @@ class CpuMeter:
 LOAD_REQUEST_ID = "review-load"
 
 
+def _recorders(timings: dict, measure_from: float) -> tuple[Any, Any]:
+    """record(name, started, seconds) and fail(started, text), keeping only requests started
+    inside the measured window."""
+
+    def record(name: str, started: float, seconds: float) -> None:
+        if started >= measure_from:
+            timings[name].append(seconds)
+
+    def fail(started: float, text: str) -> None:
+        if started >= measure_from:
+            timings["errors"].append(text)
+
+    return record, fail
+
+
+async def baseline_then_read(
+    client: Any, record: Any, fail: Any, think: float, rng: np.random.Generator
+) -> None:
+    """The trivial view on the same server at the same moment (the baseline), then the read:
+    uniform in [0.5, 1.5] × think, so that 50 readers do not fall into step."""
+    import httpx
+
+    started = time.monotonic()
+    try:
+        health = await client.get("/healthz/live")
+        record("baseline", started, time.monotonic() - started)
+        if health.status_code != 200:
+            fail(started, f"healthz {health.status_code}")
+    except httpx.HTTPError as exc:
+        fail(started, f"healthz {type(exc).__name__}")
+    if think:
+        await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+
+
 async def reviewer_loop(
     base: str,
     token: str,
@@ -492,13 +526,7 @@ async def reviewer_loop(
     headers = {"Authorization": f"Token {token}", "X-Request-ID": LOAD_REQUEST_ID}
     verdicts = ("correct", "partial", "incorrect")
 
-    def record(name: str, started: float, seconds: float) -> None:
-        if started >= measure_from:
-            timings[name].append(seconds)
-
-    def fail(started: float, text: str) -> None:
-        if started >= measure_from:
-            timings["errors"].append(text)
+    record, fail = _recorders(timings, measure_from)
 
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
         if think:
@@ -522,18 +550,7 @@ async def reviewer_loop(
                 fail(started, f"claim {claim.status_code}")
                 continue
             item = claim.json()
-            started = time.monotonic()
-            try:
-                health = await client.get("/healthz/live")
-                record("baseline", started, time.monotonic() - started)
-                if health.status_code != 200:
-                    fail(started, f"healthz {health.status_code}")
-            except httpx.HTTPError as exc:
-                fail(started, f"healthz {type(exc).__name__}")
-            if think:
-                # Reading the answer: uniform in [0.5, 1.5] × think, so that 50 readers do not
-                # fall into step.
-                await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+            await baseline_then_read(client, record, fail, think, rng)
             review = {"item": item["item"], "verdict": verdicts[n % 3], "time_spent_ms": 1000}
             if item["pairwise"]:
                 review["preference"] = "A"
@@ -570,13 +587,7 @@ async def page_reviewer_loop(
     headers = {"X-Request-ID": LOAD_REQUEST_ID, "HX-Request": "true"}
     verdicts = ("correct", "partial", "incorrect")
 
-    def record(name: str, started: float, seconds: float) -> None:
-        if started >= measure_from:
-            timings[name].append(seconds)
-
-    def fail(started: float, text: str) -> None:
-        if started >= measure_from:
-            timings["errors"].append(text)
+    record, fail = _recorders(timings, measure_from)
 
     async with httpx.AsyncClient(
         base_url=base, headers=headers, cookies={"sessionid": session_key}, timeout=30
@@ -606,16 +617,7 @@ async def page_reviewer_loop(
                 html = None
                 await asyncio.sleep(0.5)
                 continue
-            started = time.monotonic()
-            try:
-                health = await client.get("/healthz/live")
-                record("baseline", started, time.monotonic() - started)
-                if health.status_code != 200:
-                    fail(started, f"healthz {health.status_code}")
-            except httpx.HTTPError as exc:
-                fail(started, f"healthz {type(exc).__name__}")
-            if think:
-                await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+            await baseline_then_read(client, record, fail, think, rng)
             form = {"item": found.group(1), "verdict": verdicts[n % 3], "time_spent_ms": "1000"}
             if 'name="preference"' in html:
                 form["preference"] = "A"

@@ -288,19 +288,17 @@ def plan_design(
         elif dimension == "segment":
             dims["segment"] = np.array([r[4] or "(none)" for r in rows], dtype=str)
         elif dimension == "uncertainty":
-            values = np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=float)
-            dims["uncertainty"] = _labels(values, bands["uncertainty"])
+            dims["uncertainty"] = _labels(_float_column(rows, 2), bands["uncertainty"])
         elif dimension == "ood":
-            values = np.array([np.nan if r[3] is None else r[3] for r in rows], dtype=float)
-            dims["ood"] = _labels(values, bands["ood"])
+            dims["ood"] = _labels(_float_column(rows, 3), bands["ood"])
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
         strata = Strata(codes=empty, labels=(), dimensions=tuple(dims), sizes=empty)
         return DayDesign(ids, strata, Allocation(empty, empty, budget or 0, "none"), bands)
     strata = assign_strata(dims)
     keys = strata.keys()
-    auto_scores = np.array([np.nan if r[5] is None else r[5] for r in rows], dtype=float)
-    totals = _stratum_totals(strata, rows)
+    auto_scores = _float_column(rows, 5)
+    totals = _stratum_totals(strata, {"auto_score": auto_scores, "cost": _float_column(rows, 6)})
     history = stratum_history(plan=version.plan, before=day) if version.plan.pk else {}
     successes = np.array([history.get(k, (0.0, 0.0))[0] for k in keys])
     failures = np.array([history.get(k, (0.0, 0.0))[1] for k in keys])
@@ -345,10 +343,14 @@ def _optional_float(values: np.ndarray | None, index: int) -> float | None:
     return float(values[index])
 
 
-def _stratum_totals(strata: Strata, rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
+def _float_column(rows: list[tuple[Any, ...]], index: int) -> np.ndarray:
+    """One column of the day's rows as floats, NaN where it is NULL."""
+    return np.array([np.nan if r[index] is None else r[index] for r in rows], dtype=float)
+
+
+def _stratum_totals(strata: Strata, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     totals: dict[str, np.ndarray] = {}
-    for name, column in (("auto_score", 5), ("cost", 6)):
-        values = np.array([np.nan if r[column] is None else r[column] for r in rows], dtype=float)
+    for name, values in columns.items():
         known = ~np.isnan(values)
         totals[f"{name}_sum"] = np.bincount(
             strata.codes[known], weights=values[known], minlength=strata.n_strata
