@@ -41,6 +41,8 @@ __all__ = [
     "Estimate",
     "beta_posterior_mean",
     "beta_posterior_variance",
+    "EDGE_UNIT_VARIANCE",
+    "effective_size",
     "IntervalMethod",
     "VarianceFloor",
     "kish_effective_n",
@@ -199,6 +201,90 @@ def kish_effective_n(weights: npt.ArrayLike) -> float:
     return float(np.sum(w) ** 2 / ss) if ss > 0 else 0.0
 
 
+#: |p̂(1 − p̂) + floor share| below this is a p̂ of exactly 0 or 1 up to rounding (Σ W_h·1 can
+#: be 0.9999999999999999): the domain carries no variance of its own.
+EDGE_UNIT_VARIANCE = 1e-12
+
+
+def effective_size(
+    p: float,
+    variance: float,
+    *,
+    floor_share: float = 0.0,
+    kish_n: float,
+    cap: float = float("inf"),
+) -> float:
+    """The effective sample size n* that the Wilson / Korn–Graubard intervals are built on.
+
+    Textbook (Kish 1965; Korn & Graubard 1998; R survey ``svyciprop``): n* = p̂(1 − p̂)/V̂, the
+    size of a simple random sample with the same variance. It breaks at the edges: where the
+    domain's reviews are all correct (or all wrong) p̂(1 − p̂) is 0, or 1e-16 when
+    Σ W_h = 0.9999999999999999, and n* collapses to ~1e-13 (interval [0, 1]); and where the
+    variance floor of :func:`stratified_estimate` raised V̂ but p̂(1 − p̂) is nearly 0 (a
+    single error, p̂ = 0.9964), n* falls to a handful although the data hold dozens of
+    reviews (issue 9: n* = 5, [0.54, 1.00]).
+
+    Here the numerator is the domain's unit variance in its within-plus-between form,
+    S² = Σ_h W_h·σ_h² + Σ_h W_h·(p_h − p)² (Cochran 1977 §5.4 / the ANOVA identity; for
+    Σ W_h = 1 it equals p(1 − p) when σ_h² = p_h(1 − p_h)), with the same within-stratum
+    variance that V̂ uses: where the floor replaced s_h² = 0 by s̃_h², the within term
+    p̂_h(1 − p̂_h) = 0 is replaced by s̃_h² too (``floor_share`` = Σ_F W_h·(s̃_h² − p̂_h(1 − p̂_h)),
+    and a single-review stratum counts at least W_h·0.25, see ``_floor_share``).
+    So n* = (p̂(1 − p̂) + floor_share)/V̂ measures V̂ against the variance it assumes, and:
+
+    * without any floored stratum, n* = p̂(1 − p̂)/V̂, the textbook value (R ``svyciprop``);
+    * when every stratum is all-correct (n_h ≥ 2), n* = Σ W_h s̃_h² / Σ W_h²(1 − f_h) s̃_h²/n_h,
+      the Kish size (Σw)²/Σw² with the finite-population correction (exactly Kish's when the
+      pooled floor gives every stratum the same s̃²) — the rule Korn & Graubard (1998) and
+      Dean & Pagano (2015, *J. Surv. Stat. Methodol.* 3, "Evaluating confidence interval
+      methods for binomial proportions in clustered surveys") use for p̂ = 0 or 1 (a design
+      effect of 1 under the unequal weighting, i.e. the Kish size);
+    * it cannot collapse: n* ≥ min_h n_h/(W_h(1 − f_h)) whenever every covered stratum has
+      a positive within variance (always so with the floor), i.e. at least the reviews of the
+      weakest-supported stratum scaled to the whole domain.
+
+    When p̂(1 − p̂) + floor_share is 0 up to rounding (no floor: ``variance_floor="none"``, or
+    only single-review strata) n* = ``kish_n``. ``cap`` truncates n* from above: Korn &
+    Graubard (1998) truncate n* at the actual n (a design effect below 1 estimated from a few
+    reviews is mostly noise: V̂ underestimated by chance); :func:`stratified_estimate` passes
+    n/(1 − n/N_d), the size of a simple random sample without replacement of n from the
+    domain's N_d (design effect 1 including the finite-population correction).
+    ``variance`` must be > 0.
+    """
+    if not variance > 0:
+        raise ValueError(f"variance must be > 0, got {variance}")
+    unit = max(p * (1.0 - p), 0.0) + max(floor_share, 0.0)
+    if unit <= EDGE_UNIT_VARIANCE:
+        return min(kish_n, cap)
+    return min(unit / variance, cap)
+
+
+def _floor_share(
+    W: FloatArray,
+    mean: FloatArray,
+    raw_s2: FloatArray,
+    floored_s2: FloatArray,
+    nh: npt.NDArray[np.int64],
+    p: float,
+) -> float:
+    """What the floor and the single-review rule add to the domain's unit variance.
+
+    Strata with n_h ≥ 2 whose s_h² the floor raised: their within term p̂_h(1 − p̂_h) is
+    replaced by the floored s̃_h², adding W_h·(s̃_h² − p̂_h(1 − p̂_h)). A single-review stratum
+    (s_h² undefined, :data:`SINGLE_REVIEW_VARIANCE` in V̂) cannot split its one squared
+    deviation into within and between parts, so its contribution W_h·(p̂_h(1 − p̂_h) +
+    (p̂_h − p̂)²) is raised to at least W_h·s̃_h², the variance V̂ assigns it. Arguments are
+    over the covered strata (``raw_s2`` NaN where n_h < 2); pass no single-review strata to
+    leave them at the textbook value.
+    """
+    unit_h = mean * (1.0 - mean)
+    raised = np.isfinite(raw_s2) & (floored_s2 > raw_s2)
+    extra = np.where(raised, floored_s2 - unit_h, 0.0)
+    single = nh == 1
+    extra = np.where(single, floored_s2 - unit_h - (mean - p) ** 2, extra)
+    return float(np.sum(W * np.maximum(extra, 0.0)))
+
+
 # --------------------------------------------------------------------------- intervals
 
 
@@ -316,6 +402,20 @@ def _stratum_moments(
     return nh, mean.astype(np.float64), s2.astype(np.float64)
 
 
+def _edge_exact(p: float, stratum_means: FloatArray) -> float:
+    """p̂ = Σ W_h·p̂_h, made exactly 1 (0) when every stratum mean is 1 (0).
+
+    Σ W_h with W_h = N_h/N_d need not be exactly 1 in floating point (12 lognormal strata:
+    about one domain in five sums to 0.9999999999999999), so an all-correct domain would
+    otherwise show p̂ just below 1 and fall off the p̂ = 1 rules.
+    """
+    if stratum_means.size and np.all(stratum_means == 1.0):
+        return 1.0
+    if stratum_means.size and np.all(stratum_means == 0.0):
+        return 0.0
+    return p
+
+
 def _finish(
     *,
     p: float,
@@ -330,7 +430,15 @@ def _finish(
     interval: IntervalMethod = "wilson",
     df_lost: int = 0,
     stratum_lambda: FloatArray | None = None,
+    floor_share: float = 0.0,
+    cap_at_srs: bool = False,
 ) -> Estimate:
+    """The interval and sizes shared by :func:`stratified_estimate` and :func:`ppi_estimate`.
+
+    ``floor_share``: what the variance floor and the single-review rule add to the domain's
+    unit variance (:func:`_floor_share`). ``cap_at_srs``: n* ≤ n/(1 − n/N_d). See
+    :func:`effective_size` for n*.
+    """
     n = int(nh[covered].sum())
     H = int(covered.sum())
     pop = int(Nh[dom].sum())
@@ -339,11 +447,19 @@ def _finish(
     kish = float(cov_pop**2 / np.sum(Nh[covered].astype(float) ** 2 / nh[covered])) if H else 0.0
     df = float(max(n - H - df_lost, 1))
     census = bool(H) and bool(np.all(nh[covered] >= Nh[covered]))
+    # Kish's size with the finite-population correction, 1/Σ W_h²(1 − f_h)/n_h: n* of a domain
+    # whose strata share one p (V = p(1 − p)·Σ W_h²(1 − f_h)/n_h), the size used at p̂ = 0 or 1.
+    kish_fpc = 0.0
+    if H and not census:
+        Wc = Nh[covered] / cov_pop
+        fpc = np.clip(1.0 - nh[covered] / Nh[covered], 0.0, 1.0)
+        kish_fpc = float(1.0 / np.sum(Wc**2 * fpc / nh[covered]))
+    cap = cov_pop * n / (cov_pop - n) if cap_at_srs and cov_pop > n else float("inf")
     if H == 0:
         lo, hi, n_star = 0.0, 1.0, 0.0
         p = float("nan")
     elif V > 0:
-        n_star = p * (1.0 - p) / V if 0.0 < p < 1.0 else kish
+        n_star = effective_size(p, V, floor_share=floor_share, kish_n=kish_fpc, cap=cap)
         if interval == "wilson":
             lo, hi = wilson_interval(p, n_star, confidence, df)
         else:
@@ -351,7 +467,7 @@ def _finish(
     elif census:
         lo, hi, n_star = p, p, float("inf")
     else:  # V̂ = 0 from a sample (p̂ = 0 or 1, or constant strata): Kish size instead of n*
-        n_star = kish
+        n_star = min(kish_fpc, cap)
         if interval == "korn-graubard":
             lo, hi = korn_graubard_interval(p, n_star, n, df, confidence)
         else:
@@ -428,10 +544,17 @@ def stratified_estimate(
       ``"stratum"`` is the earlier rule, s_h² ← max(s_h², E[p(1−p)] under the stratum's own
       Beta(1 + Σy, 1 + n_h − Σy)), which also raises s_h² of 16/17 (0.059 → 0.090) and is
       conservative; ``False``/``"none"`` is the textbook (unbiased) V̂;
-    * interval ``"wilson"``: Wilson on n* = p̂(1 − p̂)/V̂ with a t quantile on df = n − H
-      (svyciprop method "wilson"); ``"korn-graubard"``: svyciprop method "beta". When V̂ = 0
-      (p̂ = 0 or 1), n* is replaced by the Kish size (Σw)²/Σw²; when every covered stratum
-      was reviewed whole (a census), the interval is the point itself.
+    * interval ``"wilson"``: Wilson on the effective size n* with a t quantile on df = n − H
+      (svyciprop method "wilson"); ``"korn-graubard"``: svyciprop method "beta". With the
+      default floor, n* = (p̂(1 − p̂) + what the floor adds to the unit variance)/V̂, truncated
+      at n/(1 − n/N_d) (:func:`effective_size`): the textbook p̂(1 − p̂)/V̂ wherever no stratum
+      was floored, the Kish size (with the finite-population correction) when the domain is
+      all-correct or all-wrong, and never the collapse of p̂(1 − p̂)/V̂ near the edges
+      (p̂ = 0.9999999999999999 gave n* ≈ 1e-13 and [0, 1]). With ``variance_floor="none"``
+      n* is the textbook p̂(1 − p̂)/V̂ untruncated (R ``svyciprop``), and the Kish size where
+      p̂(1 − p̂) is 0 up to rounding. An all-correct (all-wrong) domain has p̂ exactly 1 (0)
+      even when Σ W_h rounds below 1. When every covered stratum was reviewed whole (a
+      census), the interval is the point itself.
     * ``design_effect`` = n/n*, the variance relative to a simple random sample of the same n.
     """
     if method not in ("wilson", "korn-graubard"):
@@ -442,12 +565,16 @@ def stratified_estimate(
     covered = dom & (nh > 0)
     if np.any(nh[covered] > Nh[covered]):
         raise ValueError("a stratum has more reviews than items: reduce to one score per item")
+    raw_s2 = s2
     s2 = _floor_zero_variance(nh, mean, s2, covered, _floor_mode(variance_floor))
     s2 = np.where(nh == 1, SINGLE_REVIEW_VARIANCE, s2)
+    share = 0.0
     if covered.any():
         W = Nh[covered] / Nh[covered].sum()
-        p = float(np.sum(W * mean[covered]))
+        p = _edge_exact(float(np.sum(W * mean[covered])), mean[covered])
         V = stratified_variance(W, Nh[covered], nh[covered], s2[covered])
+        if _floor_mode(variance_floor) != "none":
+            share = _floor_share(W, mean[covered], raw_s2[covered], s2[covered], nh[covered], p)
     else:
         p, V = float("nan"), float("nan")
     return _finish(
@@ -461,6 +588,8 @@ def stratified_estimate(
         confidence=confidence,
         method=method,
         interval=method,
+        floor_share=share,
+        cap_at_srs=_floor_mode(variance_floor) != "none",
     )
 
 
@@ -515,12 +644,14 @@ def ppi_estimate(
     without review are uncovered, as in :func:`stratified_estimate`.
 
     Interval: the same construction as :func:`stratified_estimate`, so widths compare like
-    with like: Wilson on the design-based effective size n* = θ̂(1 − θ̂)/V̂ with a t quantile
-    on df = n − H − (number of fitted λ > 0) (``interval="korn-graubard"`` for the
-    conservative option; the Kish size where n* is undefined: V̂ = 0 or θ̂ ∈ {0, 1}); θ̂ is
+    with like: Wilson on the design-based effective size n* with a t quantile on
+    df = n − H − (number of fitted λ > 0) (``interval="korn-graubard"`` for the conservative
+    option); n* = (θ̂(1 − θ̂) + what the floor adds to the unit variance of the reviews)/V̂
+    (:func:`effective_size`; not truncated at n, since a useful judge is meant to give more
+    than n reviews' worth), the Kish size where that is 0 up to rounding or V̂ = 0; θ̂ is
     clipped to [0, 1]. Wilson's interval treats the estimate as a proportion measured with
-    the precision of n* Bernoulli trials (Franco et al. 2019's argument for complex samples);
-    it differs from the t (Wald) interval used before mainly near 0 and 1, where it is
+    the precision of n* Bernoulli trials (Franco et al. 2019's argument for complex
+    samples); it differs from the t (Wald) interval used before mainly near 0 and 1, where it is
     asymmetric, and with the same construction on both sides the PPI / stratified width
     ratio measures the variance reduction alone. Assumes the judge is applied identically to
     reviewed and unreviewed items.
@@ -580,14 +711,24 @@ def ppi_estimate(
     # s²_e = s²_y − 2λ·cov + λ²·s²_f: where the reviews are constant (s²_y = 0, cov = 0) the
     # s²_y part gets the floor of stratified_estimate (λ = 0: exactly the stratified one).
     y_floor = _floor_zero_variance(nh, ybar, s2y, covered, _floor_mode(variance_floor))
-    s2e = np.where(covered & (nh >= 2) & (s2y <= 1e-12), s2e + y_floor, s2e)
+    constant = covered & (nh >= 2) & (s2y <= 1e-12)
+    s2e = np.where(constant, s2e + y_floor, s2e)
     s2e = np.where(nh == 1, SINGLE_REVIEW_VARIANCE, s2e)
 
     theta = np.where(covered, lam * Fbar + ebar, np.nan)
+    share = 0.0
     if covered.any():
         W = Nh[covered] / Nh[covered].sum()
-        p = float(np.clip(np.sum(W * theta[covered]), 0.0, 1.0))
+        p = _edge_exact(float(np.clip(np.sum(W * theta[covered]), 0.0, 1.0)), theta[covered])
         V = stratified_variance(W, Nh[covered], nh[covered], s2e[covered])
+        # The floor added to s²_y where the reviews are constant enters the unit variance.
+        y_raised = np.where(constant, y_floor, s2y)
+        if _floor_mode(variance_floor) != "none":
+            y_raised = np.where(nh == 1, SINGLE_REVIEW_VARIANCE, y_raised)
+            ybar_d = float(np.sum(W * ybar[covered]))
+            share = _floor_share(
+                W, ybar[covered], s2y[covered], y_raised[covered], nh[covered], ybar_d
+            )
     else:
         p, V = float("nan"), float("nan")
     return _finish(
@@ -603,6 +744,7 @@ def ppi_estimate(
         interval=interval,
         df_lost=n_fitted,
         stratum_lambda=np.where(covered, lam, np.nan).astype(np.float64),
+        floor_share=share,
     )
 
 

@@ -145,17 +145,198 @@ def test_domain_mask_restricts_to_its_strata():
 
 
 def test_zero_variance_falls_back_to_kish():
-    # All 30 reviews correct: V̂ = 0, p̂ = 1.  Kish n = 27.778 (as above), df = 28:
-    # Wilson lower bound at p = 1 is 1/(1 + t²/n) = 1/(1 + 4.195981/27.7778) = 0.868767.
-    # (With the default variance floor V̂ > 0, but p̂ = 1 still has no n* = p̂(1−p̂)/V̂, so the
-    # Kish size is used either way and the interval is the same.)
+    # All 30 reviews correct: p̂ = 1.  n* is Kish's size with the finite-population
+    # correction, 1/Σ W_h²(1 − f_h)/n_h = 1/(0.04·0.9/10 + 0.64·0.95/20) = 1/0.034 = 29.4118
+    # (the pooled floor gives both strata the same s̃², so (p̂(1 − p̂) + Σ W_h s̃²)/V̂ is exactly
+    # that; without a floor V̂ = 0 and the same size is the fallback).  df = 28, t = 2.0484071:
+    # Wilson's lower bound at p = 1 is 1/(1 + t²/n*) = 1/(1 + 4.195972/29.4118) = 0.875149.
     for floor in (False, True):
         e = stratified_estimate([100, 400], [0] * 10 + [1] * 20, [1] * 30, variance_floor=floor)
         assert e.estimate == 1.0
         assert (e.variance == 0.0) is not floor
-        assert e.effective_n == pytest.approx(250000 / 9000)
+        assert e.effective_n == pytest.approx(1 / 0.034)
+        assert e.kish_n == pytest.approx(250000 / 9000)  # Kish (1965), no fpc: reported as is
         assert e.ci_high == 1.0
-        assert e.ci_low == pytest.approx(1 / (1 + 2.0484071**2 / (250000 / 9000)), abs=1e-6)
+        assert e.ci_low == pytest.approx(1 / (1 + 2.0484071**2 / (1 / 0.034)), abs=1e-6)
+        assert e.ci_low == pytest.approx(0.875149, abs=1e-6)
+
+
+# --------------------------------------------------------------------------- edges (issue 9)
+
+# 12 lognormal stratum sizes (median 400, σ 1; numpy seed 5) whose weights N_h/N_d sum to
+# 0.9999999999999998 in floating point: Σ W_h·1 < 1, which sent an all-correct domain down
+# the 0 < p̂ < 1 branch (n* = p̂(1 − p̂)/V̂ ≈ 2e-13, interval [0, 1]) on the old code.
+N_LOGNORMAL = np.array([603, 917, 77, 309, 150, 336, 110, 408, 385, 295, 140, 269])
+
+
+def test_lognormal_weights_do_not_sum_to_one():
+    W = N_LOGNORMAL / N_LOGNORMAL.sum()
+    assert float(np.sum(W * np.ones(12))) < 1.0  # the fixture really breaks naive code
+
+
+@pytest.mark.parametrize("floor", ["pooled", "stratum", "none"])
+def test_all_correct_domain_with_weights_not_summing_to_one(floor):
+    # 3 reviews per stratum, all correct: p̂ is exactly 1, n* the Kish size with fpc
+    # 1/Σ W_h²(1 − 3/N_h)/3, df = 36 − 12 = 24 (t = 2.063899), lower bound 1/(1 + t²/n*).
+    stratum = np.repeat(np.arange(12), 3)
+    W = N_LOGNORMAL / N_LOGNORMAL.sum()
+    kish_fpc = 1 / np.sum(W**2 * (1 - 3 / N_LOGNORMAL) / 3)
+    e = stratified_estimate(N_LOGNORMAL, stratum, np.ones(36), variance_floor=floor)
+    assert e.estimate == 1.0
+    if floor != "stratum":  # "stratum" floors each stratum on its own: s̃² differ with N_h
+        assert e.effective_n == pytest.approx(kish_fpc, rel=1e-9)
+    assert e.effective_n == pytest.approx(24.7927, abs=0.5)
+    assert e.ci_high == 1.0
+    assert e.ci_low == pytest.approx(1 / (1 + 2.063899**2 / e.effective_n), abs=1e-6)
+    assert e.ci_low > 0.85
+    # All wrong: the mirror image.
+    z = stratified_estimate(N_LOGNORMAL, stratum, np.zeros(36), variance_floor=floor)
+    assert z.estimate == 0.0 and z.ci_low == 0.0
+    assert z.ci_high == pytest.approx(1 - e.ci_low, abs=1e-9)
+
+
+def test_single_review_strata_in_an_all_correct_domain():
+    # A (N 100): 4/4 correct, B (N 50): 1/1, C (N 50): 1/1.  W = 0.5, 0.25, 0.25, p̂ = 1.
+    # A is floored (pooled group of 4 all-correct reviews): s̃² = 5/(6·7) = 0.1190476; B and C
+    # use 0.25.  V̂ = 0.25·0.96·0.1190476/4 + 2·0.0625·0.98·0.25 = 0.0071429 + 0.030625
+    # = 0.0377679.  Unit variance: 0 + 0.5·0.1190476 + 2·0.25·0.25 = 0.1845238 (a single
+    # review counts with the 0.25 V̂ gives it).  n* = 0.1845238/0.0377679 = 4.88574 (cap
+    # 6·200/194 = 6.19 does not bind).  df = 6 − 3 = 3, t = 3.182446:
+    # lower = 1/(1 + 10.127964/4.885736) = 1/3.072967 = 0.325419.  The old code:
+    # n* = p̂(1 − p̂)/V̂ = 0 at p̂ = 1 fell back to Kish 40000/7500 = 5.33 here, but gave
+    # n* ≈ 1e-13 whenever Σ W_h·1 < 1.
+    e = stratified_estimate([100, 50, 50], [0, 0, 0, 0, 1, 2], [1] * 6)
+    assert e.estimate == 1.0
+    assert e.single_review_strata == 2
+    assert e.variance == pytest.approx(0.25 * 0.96 * (5 / 42) / 4 + 2 * 0.0625 * 0.98 * 0.25)
+    assert e.effective_n == pytest.approx(0.1845238 / 0.0377679, rel=1e-5)
+    assert e.ci_low == pytest.approx(0.325419, abs=1e-6)
+    assert e.ci_high == 1.0
+
+
+def test_single_review_strata_keep_the_textbook_size_when_they_deviate():
+    # A (N 100): 3/4 correct, B (N 100): one wrong review.  W = 0.5, 0.5, p̂ = 0.375.
+    # B's squared deviation (0 − 0.375)² = 0.140625 < 0.25, so B counts 0.5·0.25 in the unit
+    # variance: p̂(1 − p̂) = 0.234375 = 0.5·0.1875 (A within) + 0.5·0.140625 + 0.5·0.140625
+    # (between: A (0.75 − 0.375)², B (0 − 0.375)²); B's part raised from 0.140625 to 0.25
+    # adds 0.5·0.109375 = 0.0546875: unit = 0.2890625.
+    # V̂ = 0.25·0.96·0.25/4 + 0.25·0.99·0.25 = 0.015 + 0.061875 = 0.076875.
+    e = stratified_estimate([100, 100], [0, 0, 0, 0, 1], [1, 1, 1, 0, 0])
+    assert e.estimate == pytest.approx(0.375)
+    assert e.variance == pytest.approx(0.076875)
+    assert e.effective_n == pytest.approx(0.2890625 / 0.076875)
+    none = stratified_estimate([100, 100], [0, 0, 0, 0, 1], [1, 1, 1, 0, 0], variance_floor="none")
+    assert none.effective_n == pytest.approx(0.234375 / 0.076875)  # textbook, R's svyciprop
+
+
+def test_one_dominant_zero_variance_stratum():
+    # A (N 50,000): 40/40 correct; B (N 200): 20/40.  W_A = 50000/50200 = 0.9960159.
+    # p̂ = W_A + 0.5·W_B = 0.9980080.  A is floored: s̃² = 41/(42·43) = 0.0227021.
+    # V̂ = W_A²(1 − 40/50000)·0.0227021/40 + W_B²(1 − 40/200)·(0.25·40/39)/40 = 0.000563.
+    # Old n* = p̂(1 − p̂)/V̂ = 0.001988/0.000563 = 3.5: [0.62, 1.00] for a domain reviewed 80
+    # times.  New: unit variance p̂(1 − p̂) + W_A·s̃² = 0.001988 + 0.022612 = 0.024600,
+    # n* = 43.7: about the 40 reviews of the stratum that carries 99.6 % of the weight.
+    WA, WB = 50_000 / 50_200, 200 / 50_200
+    g = 41 / (42 * 43)
+    p = WA + 0.5 * WB
+    V = WA**2 * (1 - 40 / 50_000) * g / 40 + WB**2 * (1 - 40 / 200) * (0.25 * 40 / 39) / 40
+    e = stratified_estimate([50_000, 200], [0] * 40 + [1] * 40, [1] * 40 + [0, 1] * 20)
+    assert e.estimate == pytest.approx(p)
+    assert e.variance == pytest.approx(V)
+    assert p * (1 - p) / V == pytest.approx(3.53, abs=0.01)
+    assert e.effective_n == pytest.approx((p * (1 - p) + WA * g) / V)
+    assert e.effective_n == pytest.approx(43.7, abs=0.1)
+    assert 0.90 < e.ci_low < 0.95 and e.ci_high > p
+
+
+def test_a_single_error_does_not_collapse_n_star():
+    # The issue's p̂ = 0.9964: 6 strata, 64 reviews, one wrong answer in the 4th smallest.
+    # W = 0.5, 0.3, 0.1, 0.04, 0.036, 0.024; p̂ = 1 − 0.036·0.1 = 0.9964.  The five
+    # all-correct strata (54 reviews) share the pooled floor g = 55/(56·57) = 0.0172306;
+    # the error's stratum has s² = 0.9·0.1·10/9 = 0.1.  Old n* = p̂(1 − p̂)/V̂ = 6.9 and
+    # [0.628, 1.000]; new n* = (p̂(1 − p̂) + 0.964·g)/V̂ = 38.83 and [0.9001, 0.9999].
+    N = np.array([5000, 3000, 1000, 400, 360, 240])
+    n = np.array([12, 12, 10, 10, 10, 10])
+    stratum = np.repeat(np.arange(6), n)
+    scores = np.ones(64)
+    scores[np.flatnonzero(stratum == 4)[0]] = 0
+    W = N / 10_000
+    g = 55 / (56 * 57)
+    s2 = np.where(np.arange(6) == 4, 0.1, g)
+    V = float(np.sum(W**2 * (1 - n / N) * s2 / n))
+    e = stratified_estimate(N, stratum, scores)
+    assert e.estimate == pytest.approx(0.9964)
+    assert e.variance == pytest.approx(V)
+    old_n_star = 0.9964 * 0.0036 / V  # p̂(1 − p̂)/V̂: the old, collapsed n*
+    assert old_n_star == pytest.approx(6.897, abs=1e-3)
+    assert e.effective_n == pytest.approx((0.9964 * 0.0036 + 0.964 * g) / V)
+    assert e.effective_n == pytest.approx(38.832, abs=1e-3)
+    assert (e.ci_low, e.ci_high) == pytest.approx((0.90006, 0.99988), abs=1e-5)
+
+
+def test_census_of_an_all_correct_domain_is_a_point():
+    e = stratified_estimate(
+        N_LOGNORMAL[:3], np.repeat(np.arange(3), N_LOGNORMAL[:3]), np.ones(1597)
+    )
+    assert e.estimate == 1.0 and e.ci_low == e.ci_high == 1.0
+
+
+def test_uncovered_strata_leave_the_size_of_the_covered_ones():
+    # As test_zero_variance_falls_back_to_kish plus a stratum of 500 never reviewed: the
+    # estimate covers A and B only, half the population is reported uncovered, n* = 29.4118.
+    e = stratified_estimate([100, 400, 500], [0] * 10 + [1] * 20, [1] * 30)
+    assert e.estimate == 1.0
+    assert e.uncovered_strata == 1 and e.uncovered_share == pytest.approx(0.5)
+    assert e.effective_n == pytest.approx(1 / 0.034)
+    assert e.ci_low == pytest.approx(0.875149, abs=1e-6)
+
+
+def test_effective_size_truncated_at_a_simple_random_sample_of_n():
+    # Large sampling fractions: A (N 12): 8/10 correct, B (N 15): 12/12.  The textbook
+    # n* = p̂(1 − p̂)/V̂ is far above n = 22 (the fpc shrinks V̂); the default truncates at a
+    # simple random sample of 22 from N_d = 27: 22·27/5 = 118.8 (Korn & Graubard 1998
+    # truncate at n; this adds the finite-population correction).
+    stratum = [0] * 10 + [1] * 12
+    scores = [1] * 8 + [0] * 2 + [1] * 12
+    none = stratified_estimate([12, 15], stratum, scores, variance_floor="none")
+    assert none.effective_n == pytest.approx(none.estimate * (1 - none.estimate) / none.variance)
+    assert none.effective_n > 118.8
+    e = stratified_estimate([12, 15], stratum, scores)
+    assert e.effective_n == pytest.approx(22 * 27 / 5)
+
+
+def test_ppi_at_the_edge_matches_the_stratified_estimate():
+    # All reviews correct: cov(Y, f) = 0, λ = 0, so PPI is the stratified estimate (Σ W ≠ 1).
+    rng = np.random.default_rng(2)
+    stratum = np.repeat(np.arange(12), 3)
+    auto = rng.random(36)
+    e = stratified_estimate(N_LOGNORMAL, stratum, np.ones(36))
+    ppi = ppi_estimate(N_LOGNORMAL, rng.random(12), stratum, np.ones(36), auto)
+    assert ppi.estimate == 1.0
+    assert ppi.effective_n == pytest.approx(e.effective_n)
+    assert (ppi.ci_low, ppi.ci_high) == pytest.approx((e.ci_low, e.ci_high))
+
+
+def test_coverage_and_width_on_twelve_small_strata():
+    # A reduced benchmarks/coverage.py (its full table: 2,000 repetitions per row): 12 strata,
+    # N_h lognormal (median 400, σ 1), n_h uniform on 2–5, the same p in every stratum, the
+    # package's draw and the defaults the report pages use.  The old code showed [0, 1] in
+    # ~22 % of samples at p = 0.995 (mean width 0.40) and width 0.33 at p = 0.97.
+    for p, max_width in ((0.995, 0.22), (0.97, 0.24)):
+        rng = np.random.default_rng(909)
+        reps, cover, full, widths = 300, 0, 0, []
+        for _ in range(reps):
+            N = np.maximum(np.rint(rng.lognormal(np.log(400), 1.0, 12)), 5).astype(np.int64)
+            codes = np.repeat(np.arange(12), N)
+            correct = (rng.random(codes.size) < p).astype(float)
+            d = draw(codes, rng.integers(2, 6, 12), seed=rng)
+            e = stratified_estimate(N, d.stratum, correct[d.indices])
+            cover += e.ci_low <= correct.mean() <= e.ci_high
+            full += e.ci_low < 0.0005 and e.ci_high > 0.9995
+            widths.append(e.ci_high - e.ci_low)
+        assert full == 0
+        assert np.mean(widths) < max_width
+        assert cover / reps >= 0.92
 
 
 def test_pooled_variance_floor_hand_computed():
