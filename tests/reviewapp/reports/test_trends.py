@@ -128,6 +128,52 @@ def test_daily_accuracy_matches_the_hand_computed_estimate(design):
         assert point.target == 0.9
 
 
+# 12 strata whose populations/total sum to 0.9999999999999998 in floating point (see
+# tests/sampling/test_estimate.py): an all-correct day used to show 0–100 %.
+LOGNORMAL_POPULATIONS = [603, 917, 77, 309, 150, 336, 110, 408, 385, 295, 140, 269]
+
+
+def test_an_all_correct_day_is_not_a_0_to_100_band(db, reviewer):
+    source = Source.objects.create(name="src-edge")
+    version = plan_save(
+        name="edge", config={"daily_budget": 36}, sources=[source], reviewers=[reviewer]
+    )
+    total = sum(LOGNORMAL_POPULATIONS)
+    queue = Queue.objects.create(
+        plan=version.plan, plan_version=version, day=DAY1, population=total, size=36
+    )
+    for h, population in enumerate(LOGNORMAL_POPULATIONS):
+        stratum = StratumCount.objects.create(
+            queue=queue,
+            key=f"cheap|b{h}",
+            tier="cheap",
+            uncertainty_band=f"b{h}",
+            ood_band="in",
+            population=population,
+            quota=3,
+        )
+        for i in range(3):
+            item = QueueItem.objects.create(
+                queue=queue,
+                response=_response(source, f"edge-{h}-{i}", DAY1),
+                stratum=stratum,
+                inclusion_probability=3 / population,
+                review_count=1,
+                position=3 * h + i,
+            )
+            Review.objects.create(item=item, reviewer=reviewer, verdict="correct")
+    (point,) = trends.accuracy_series(plan=version.plan, start=DAY1, end=DAY1, period="day")
+    # p̂ = 1 exactly; n* = Kish's size with fpc 1/Σ W_h²(1 − 3/N_h)/3; df = 36 − 12 = 24:
+    # lower bound 1/(1 + t²/n*), upper bound 1.
+    kish = 1 / sum((N / total) ** 2 * (1 - 3 / N) / 3 for N in LOGNORMAL_POPULATIONS)
+    q = stats.t.ppf(0.975, 24)
+    assert (point.reviewed, point.population) == (36, total)
+    assert point.accuracy == 1.0
+    assert point.ci_high == 1.0
+    assert point.ci_low == pytest.approx(1 / (1 + q * q / kish), abs=1e-9)
+    assert point.ci_low > 0.85
+
+
 def test_weekly_accuracy_pools_the_days_strata(design):
     plan, _ = design
     (week,) = trends.accuracy_series(plan=plan, start=DAY1, end=DAY2, period="week")
