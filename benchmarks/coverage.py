@@ -16,7 +16,11 @@ Rows: p ∈ {0.90, 0.97, 0.995}, first with the same p in every stratum ("consta
 stratum accuracies that vary ("varied": logit p_h = logit p + 0.8·z_h, z_h standard normal,
 drawn per repetition; the true accuracy is the population's own mean). Columns: coverage (with
 its binomial standard error), mean width, the share of intervals equal to [0, 1], the share
-wider than 0.40, and the mean effective size n*.
+wider than 0.40, the median effective size n* and, for comparison, the median Kish size with
+the finite-population correction 1/Σ W_h²(1 − f_h)/n_h — the n* an interval would use if it
+knew that every stratum has the same p (the constant rows' true design effect): with σ = 1 it
+is about 22, and Wilson on n* = 22 (t on 30 df) is 0.27 wide at p = 0.90, so no honest
+interval meets the 0.22 target there; with σ = 0.5 it is about 32.
 
     .venv/bin/python benchmarks/coverage.py              # 2,000 repetitions per row
     .venv/bin/python benchmarks/coverage.py --quick      # 300 repetitions per row (smoke)
@@ -59,6 +63,7 @@ class Row:
     full: float
     wide: float
     n_star: float
+    kish: float
 
     @property
     def coverage_se(self) -> float:
@@ -88,6 +93,7 @@ def run_row(p: float, layout: str, reps: int, sigma: float, seed: int) -> Row:
     covered = full = wide = 0
     widths = np.empty(reps)
     n_star = np.empty(reps)
+    kish = np.empty(reps)
     for r in range(reps):
         N, codes, correct = population(rng, p, layout, sigma)
         n = rng.integers(REVIEWS[0], REVIEWS[1] + 1, STRATA)
@@ -100,6 +106,9 @@ def run_row(p: float, layout: str, reps: int, sigma: float, seed: int) -> Row:
         full += est.ci_low < 0.0005 and est.ci_high > 0.9995  # 0–100 % as displayed
         wide += widths[r] > 0.40
         n_star[r] = est.effective_n
+        # n* of these strata if p were known to be the same in all: 1/Σ W_h²(1 − f_h)/n_h.
+        W = N / N.sum()
+        kish[r] = 1.0 / np.sum(W**2 * (1.0 - n / N) / n)
     return Row(
         p=p,
         layout=layout,
@@ -109,6 +118,7 @@ def run_row(p: float, layout: str, reps: int, sigma: float, seed: int) -> Row:
         full=full / reps,
         wide=wide / reps,
         n_star=float(np.median(n_star)),
+        kish=float(np.median(kish)),
     )
 
 
@@ -133,8 +143,11 @@ def main() -> int:
         f"{STRATA} strata, N_h lognormal(median {MEDIAN_N}, σ {args.sigma}), "
         f"n_h uniform {REVIEWS[0]}–{REVIEWS[1]}, {reps} repetitions per row, seed {args.seed}\n"
     )
-    print("| p | p_h across strata | coverage | mean width | = [0, 1] | > 0.40 | median n* |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| p | p_h across strata | coverage | mean width | = [0, 1] | > 0.40 | median n* "
+        "| median Kish n (fpc) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     failed = False
     t0 = time.perf_counter()
     for layout in layouts:
@@ -143,7 +156,7 @@ def main() -> int:
             print(
                 f"| {p} | {layout} | {100 * row.coverage:.1f} % ± {100 * row.coverage_se:.1f} "
                 f"| {row.width:.3f} | {100 * row.full:.1f} % | {100 * row.wide:.1f} % "
-                f"| {row.n_star:.1f} |",
+                f"| {row.n_star:.1f} | {row.kish:.1f} |",
                 flush=True,
             )
             if layout == "constant":

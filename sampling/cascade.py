@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sampling.estimate import stratified_estimate, wilson_interval
+from sampling.estimate import effective_size, stratified_estimate, wilson_interval
 
 __all__ = ["CascadeAdvice", "ThresholdRow", "cascade_advice", "DEFAULT_THRESHOLDS"]
 
@@ -114,7 +114,14 @@ def cascade_advice(
             lo, hi = est.ci_low, est.ci_high
         else:
             variance = est.variance + share**2 * capable_variance
-            n_eff = p * (1 - p) / variance if variance > 0 and 0 < p < 1 else est.kish_n
+            # The tier estimate's unit variance n*·V̂ (sampling.estimate.effective_size: it
+            # counts the variance floor and cannot collapse at p̂ ≈ 1) over the larger V̂.
+            if est.variance > 0 and np.isfinite(est.effective_n):
+                n_eff = est.effective_n * est.variance / variance
+            elif variance > 0:
+                n_eff = effective_size(p, variance, kish_n=est.kish_n)
+            else:
+                n_eff = est.kish_n
             lo, hi = wilson_interval(p, n_eff, confidence, est.df)
         if cheap_cost is None or capable_cost is None:
             cost = None

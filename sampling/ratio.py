@@ -21,7 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sampling.estimate import SINGLE_REVIEW_VARIANCE, kish_effective_n, wilson_interval
+from sampling.estimate import (
+    SINGLE_REVIEW_VARIANCE,
+    effective_size,
+    kish_effective_n,
+    wilson_interval,
+)
 
 __all__ = ["SubdomainEstimate", "subdomain_proportion"]
 
@@ -94,8 +99,10 @@ def subdomain_proportion(
         variance += Nh[h] ** 2 * fpc * max(s2, 0.0) / n
     members = int(d.sum())
     df = float(max(1, members - np.unique(codes[d]).size))
-    positive = variance > 0 and 0.0 < p < 1.0
-    n_eff = p * (1.0 - p) / variance if positive else kish_effective_n(w[d])
+    kish = kish_effective_n(w[d])
+    # p̂(1 − p̂)/V̂, or Kish's size where p̂ is 0 or 1 up to rounding (Σ of the weights can
+    # round p̂ to 0.9999999999999999, and p̂(1 − p̂)/V̂ would collapse to ~1e-13).
+    n_eff = effective_size(p, variance, kish_n=kish) if variance > 0 else kish
     lo, hi = wilson_interval(p, n_eff, confidence, df)
     return SubdomainEstimate(
         estimate=p,
