@@ -22,6 +22,9 @@ knew that every stratum has the same p (the constant rows' true design effect): 
 is about 22, and Wilson on n* = 22 (t on 30 df) is 0.27 wide at p = 0.90, so no honest
 interval meets the 0.22 target there; with σ = 0.5 it is about 32.
 
+A second table repeats the constant rows for one daily trend point as issue 9 describes it
+(a tier with about 64 reviews in 6 strata; here n_h uniform on 9–12) at p = 0.97 and 0.99.
+
     .venv/bin/python benchmarks/coverage.py              # 2,000 repetitions per row
     .venv/bin/python benchmarks/coverage.py --quick      # 300 repetitions per row (smoke)
     .venv/bin/python benchmarks/coverage.py --root /work/main   # the same study on another
@@ -50,6 +53,7 @@ REVIEWS = (2, 5)
 ACCURACIES = (0.90, 0.97, 0.995)
 WIDTH_TARGET = {0.90: 0.22, 0.97: 0.17, 0.995: 0.15}
 COVERAGE_TARGET = (0.94, 0.97)
+TREND_ACCURACIES = (0.97, 0.99)
 SPREAD = 0.8  # sd of logit p_h around logit p in the "varied" rows
 
 
@@ -71,21 +75,29 @@ class Row:
 
 
 def population(
-    rng: np.random.Generator, p: float, layout: str, sigma: float
+    rng: np.random.Generator, p: float, layout: str, sigma: float, strata: int = STRATA
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(N_h, each item's stratum code, each item's correctness 0/1)."""
-    N = np.maximum(np.rint(rng.lognormal(np.log(MEDIAN_N), sigma, STRATA)), 5).astype(np.int64)
+    N = np.maximum(np.rint(rng.lognormal(np.log(MEDIAN_N), sigma, strata)), 5).astype(np.int64)
     if layout == "constant":
-        ph = np.full(STRATA, p)
+        ph = np.full(strata, p)
     else:
-        logit = np.log(p / (1 - p)) + SPREAD * rng.standard_normal(STRATA)
+        logit = np.log(p / (1 - p)) + SPREAD * rng.standard_normal(strata)
         ph = 1.0 / (1.0 + np.exp(-logit))
-    codes = np.repeat(np.arange(STRATA), N)
+    codes = np.repeat(np.arange(strata), N)
     correct = (rng.random(codes.size) < ph[codes]).astype(float)
     return N, codes, correct
 
 
-def run_row(p: float, layout: str, reps: int, sigma: float, seed: int) -> Row:
+def run_row(
+    p: float,
+    layout: str,
+    reps: int,
+    sigma: float,
+    seed: int,
+    strata: int = STRATA,
+    reviews: tuple[int, int] = REVIEWS,
+) -> Row:
     from sampling.draw import draw
     from sampling.estimate import stratified_estimate
 
@@ -95,8 +107,8 @@ def run_row(p: float, layout: str, reps: int, sigma: float, seed: int) -> Row:
     n_star = np.empty(reps)
     kish = np.empty(reps)
     for r in range(reps):
-        N, codes, correct = population(rng, p, layout, sigma)
-        n = rng.integers(REVIEWS[0], REVIEWS[1] + 1, STRATA)
+        N, codes, correct = population(rng, p, layout, sigma, strata)
+        n = np.minimum(rng.integers(reviews[0], reviews[1] + 1, strata), N)
         d = draw(codes, n, seed=rng)
         # What domain_estimate calls (reviewapp/reports/selectors.py): the defaults.
         est = stratified_estimate(N, d.stratum, correct[d.indices], method="wilson")
@@ -162,6 +174,21 @@ def main() -> int:
             if layout == "constant":
                 ok = COVERAGE_TARGET[0] <= row.coverage <= COVERAGE_TARGET[1]
                 failed |= not (ok and row.width <= WIDTH_TARGET[p])
+    if not args.constant_only:
+        print(
+            "\nA daily trend point (issue 9's case): 6 strata, N_h as above, n_h uniform 9–12 "
+            "(about 64 reviews), the same p in every stratum\n"
+        )
+        print("| p | coverage | mean width | = [0, 1] | > 0.40 | median n* |")
+        print("|---|---|---|---|---|---|")
+        for i, p in enumerate(TREND_ACCURACIES):
+            row = run_row(p, "constant", reps, args.sigma, args.seed + 7 + i, 6, (9, 12))
+            print(
+                f"| {p} | {100 * row.coverage:.1f} % ± {100 * row.coverage_se:.1f} "
+                f"| {row.width:.3f} | {100 * row.full:.1f} % | {100 * row.wide:.1f} % "
+                f"| {row.n_star:.1f} |",
+                flush=True,
+            )
     print(f"\n{time.perf_counter() - t0:.0f} s")
     print(
         "targets (constant rows): coverage 94–97 %, mean width ≤ "

@@ -12,12 +12,14 @@ read exactly as the trends page reads them: reviewapp.reports.trends.accuracy_se
 "day") → selectors.domain_estimate → sampling.estimate.stratified_estimate (its defaults).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/longtail_seedtrends \\
-        .venv/bin/python benchmarks/seed_trends.py --days 28 --per-day 4000
+        .venv/bin/python benchmarks/seed_trends.py --days 28 --per-day 4000 --review-days 21
     # the same stored reviews read with another checkout's code (e.g. main, for "before"):
-    .venv/bin/python benchmarks/seed_trends.py --days 28 --per-day 4000 --root ../main
+    .venv/bin/python benchmarks/seed_trends.py --days 28 --per-day 4000 --review-days 21 \
+        --read-only --root ../main
 
-A rerun on the same database reuses the loaded source and the plan's stored reviews, so the
-second command only reads. Exit status 1 when the check fails.
+A rerun on the same database reuses the loaded source and the plan's stored queues and
+reviews (``--read-only`` only reads; ``--review-days N`` builds and reviews the first N days
+only). Exit status 1 when the check fails.
 """
 
 from __future__ import annotations
@@ -45,9 +47,16 @@ def main() -> int:
     parser.add_argument("--error-rate", type=float, default=0.02)
     parser.add_argument("--reference", type=int, default=5000)
     parser.add_argument("--root", default=str(_HERE.parent), help="checkout whose code reads")
+    parser.add_argument(
+        "--review-days", type=int, default=None, help="build and review only the first N days"
+    )
+    parser.add_argument(
+        "--read-only", action="store_true", help="only read the plan's stored reviews"
+    )
     args = parser.parse_args()
     root = Path(args.root).resolve()
     sys.path.insert(0, str(root))
+    os.chdir(root)  # celery's Django fix-up puts the working directory first on sys.path
     t0 = time.time()
 
     from benchmarks.seed_validation import _setup, plan_configs
@@ -82,7 +91,7 @@ def main() -> int:
             "--load",
         )
         source = Source.objects.get(name=name)
-    days = source_days(source)
+    days = source_days(source)[: args.review_days]
     plan = Plan.objects.filter(name="seedtrends-default").first()
     if plan is None:
         config = plan_configs(args.budget)["stratified"]  # = oracle.default_plan_config
@@ -90,7 +99,7 @@ def main() -> int:
     reviewed = Review.objects.filter(
         item__queue__plan=plan, item__queue__kind=Queue.Kind.PROBABILITY
     )
-    if not reviewed.exists():
+    if not args.read_only:  # queue_build and the oracle skip what is already done
         truth = truth_load(root / "simulated" / name / "truth.jsonl")
         summary = plan_build_and_review(
             plan=plan,
