@@ -239,9 +239,12 @@ def effective_size(
       Dean & Pagano (2015, *J. Surv. Stat. Methodol.* 3, "Evaluating confidence interval
       methods for binomial proportions in clustered surveys") use for p̂ = 0 or 1 (a design
       effect of 1 under the unequal weighting, i.e. the Kish size);
-    * it cannot collapse: n* ≥ min_h n_h/(W_h(1 − f_h)) whenever every covered stratum has
-      a positive within variance (always so with the floor), i.e. at least the reviews of the
-      weakest-supported stratum scaled to the whole domain.
+    * it cannot collapse: with the floor every covered stratum has a positive within term
+      u_h (the floored s̃_h², at least 0.25 for a single review, p̂_h(1 − p̂_h) =
+      s_h²(n_h − 1)/n_h otherwise), and V̂ = Σ W_h²(1 − f_h)s_h²/n_h ≤ max_h[W_h(1 − f_h)
+      s_h²/(n_h u_h)]·Σ W_h u_h, so n* ≥ min(cap, min_h m_h/(W_h(1 − f_h))) with m_h = n_h − 1
+      (n_h for floored and single-review strata): at least the reviews of the weakest-
+      supported stratum scaled to the whole domain.
 
     When p̂(1 − p̂) + floor_share is 0 up to rounding (no floor: ``variance_floor="none"``, or
     only single-review strata) n* = ``kish_n``. ``cap`` truncates n* from above: Korn &

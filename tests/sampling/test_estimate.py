@@ -305,6 +305,33 @@ def test_effective_size_truncated_at_a_simple_random_sample_of_n():
     assert e.effective_n == pytest.approx(22 * 27 / 5)
 
 
+def test_effective_size_never_falls_below_the_weakest_stratum():
+    # effective_size's bound: n* ≥ min(cap, min_h m_h/(W_h(1 − f_h))), m_h = n_h − 1 for a
+    # stratum keeping its s_h², n_h for a floored or single-review one.  Random small designs
+    # at accuracies 0.5–1 (many all-correct strata, single reviews, ΣW ≠ 1).
+    rng = np.random.default_rng(77)
+    for _ in range(400):
+        H = int(rng.integers(1, 9))
+        N = np.maximum(np.rint(rng.lognormal(np.log(200), 1.2, H)), 2).astype(np.int64)
+        n = np.minimum(rng.integers(1, 8, H), N)
+        stratum = np.repeat(np.arange(H), n)
+        p = rng.choice([0.5, 0.9, 0.99, 1.0])
+        scores = (rng.random(stratum.size) < p).astype(float)
+        e = stratified_estimate(N, stratum, scores)
+        if np.all(n >= N):
+            continue  # a census: the point itself
+        W = N / N.sum()
+        means = np.bincount(stratum, weights=scores, minlength=H) / n
+        kept = (n >= 2) & (means > 0) & (means < 1)
+        m = np.where(kept, n - 1, n)
+        fpc = 1 - n / N
+        with np.errstate(divide="ignore"):
+            bound = np.min(np.where(fpc > 0, m / (W * fpc), np.inf))
+        cap = n.sum() * N.sum() / (N.sum() - n.sum())
+        assert e.effective_n >= min(bound, cap) * (1 - 1e-9)
+        assert not (e.ci_low < 0.0005 and e.ci_high > 0.9995) or e.n_reviewed < 4
+
+
 def test_ppi_at_the_edge_matches_the_stratified_estimate():
     # All reviews correct: cov(Y, f) = 0, λ = 0, so PPI is the stratified estimate (Σ W ≠ 1).
     rng = np.random.default_rng(2)
