@@ -67,6 +67,10 @@ add("unequal_weights", [20000, 15, 40], [[1] * 7 + [0], [1, 0, 1], [1] * 4 + [0]
 add("larger_samples", [5000, 3000, 800], [binary(60, 0.95), binary(45, 0.8), binary(30, 0.6)])
 # 12 p-hat near 1 with fractional scores and FPC near 1
 add("near_one_fractional_fpc", [4, 12, 700], [[1, 1, 0.5], [1] * 11, [1] * 9 + [0.5]])
+# 13 p-hat within a hair of 1: the only error sits in a tiny stratum (p-hat = 0.99889)
+add("p_hair_below_one", [5000, 4000, 30], [[1] * 6, [1] * 5, [1, 1, 0]])
+# 14 and of 0, with fractional scores and a sampling fraction near 1 in the tiny stratum
+add("p_hair_above_zero", [6000, 2500, 12], [[0] * 7, [0] * 4, [0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]])
 
 with (Path(__file__).parent / "fixtures.csv").open("w", newline="") as f:
     w = csv.writer(f, lineterminator="\n")
