@@ -49,7 +49,9 @@ __all__ = [
     "korn_graubard_interval",
     "normal_quantile",
     "ppi_estimate",
+    "CorrectedAccuracy",
     "rogan_gladen",
+    "rogan_gladen_interval",
     "stratified_estimate",
     "stratified_variance",
     "t_quantile",
@@ -775,3 +777,143 @@ def rogan_gladen(
     if out.ndim == 0:
         return float(out)
     return out.astype(np.float64)
+
+
+def _jeffreys_interval(successes: float, trials: float, confidence: float) -> tuple[float, float]:
+    """Jeffreys interval for a binomial proportion: the α/2 and 1 − α/2 quantiles of
+    Beta(x + ½, m − x + ½), with the limit at 0 (x = 0) or 1 (x = m) set to that bound
+    (Brown, Cai & DasGupta 2001, "Interval estimation for a binomial proportion", Stat. Sci.
+    16: coverage close to nominal on average, less conservative than Wilson near 0 and 1).
+    Fractional successes (partial-credit scores) are allowed."""
+    alpha = 1.0 - confidence
+    a, b = successes + 0.5, trials - successes + 0.5
+    low = 0.0 if successes <= 0 else float(stats.beta.ppf(alpha / 2.0, a, b))
+    high = 1.0 if successes >= trials else float(stats.beta.ppf(1.0 - alpha / 2.0, a, b))
+    return (low, high)
+
+
+@dataclass(frozen=True)
+class CorrectedAccuracy:
+    """A Rogan–Gladen corrected accuracy with an interval that carries the uncertainty of the
+    raw accuracy *and* of the sensitivity and specificity estimated from gold reviews.
+
+    ``gold_correct`` / ``gold_wrong`` are the numbers of gold reviews of truly correct / truly
+    wrong items that estimated Se / Sp (``inf`` where Se or Sp was taken as known); a report
+    shows them beside the interval, since they, not the review count, often set its width.
+    """
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+    sensitivity: float
+    specificity: float
+    gold_correct: float
+    gold_wrong: float
+    confidence: float
+
+
+def rogan_gladen_interval(
+    observed: float,
+    observed_low: float,
+    observed_high: float,
+    *,
+    sensitivity: float,
+    gold_correct: float,
+    specificity: float,
+    gold_wrong: float,
+    confidence: float = 0.95,
+) -> CorrectedAccuracy:
+    """Rogan–Gladen corrected accuracy θ = (A + Sp − 1)/J, J = Se + Sp − 1, with an interval
+    for θ that accounts for the raw interval of A *and* for Se, Sp estimated from gold reviews.
+
+    Inputs: the raw (observed) accuracy A and its interval [A_L, A_U] (the stratified
+    estimate's, so its design effect and its behaviour near 0 and 1 are kept); Se = mean score
+    the reviewers gave to ``gold_correct`` gold reviews of truly correct items; Sp = 1 − mean
+    score given to ``gold_wrong`` gold reviews of truly wrong items (``float("inf")``: known).
+
+    A, Se and Sp come from independent reviews, and θ rises with A and Sp and falls with Se
+    (∂θ/∂A = 1/J, ∂θ/∂Se = −θ/J, ∂θ/∂Sp = (1 − θ)/J), so to first order
+    Var θ̂ = [Var A + θ²·Var Se + (1 − θ)²·Var Sp]/J² (the delta method of Greenland 1996,
+    "Basic methods for sensitivity analysis of biases", Int. J. Epidemiol. 25, and of Lang &
+    Reiczigel 2014, "Confidence limits for prevalence of disease adjusted for estimated
+    sensitivity and specificity", Prev. Vet. Med. 113). A symmetric Wald form of it fails where
+    it matters: with 2 % reviewer error, 37 gold reviews of correct items are all right half
+    the time (Ŝe = 1, Var = 0), and Lang & Reiczigel's remedy, Agresti–Coull adjusted Se and
+    Sp, made 50-gold intervals cover 99–100 % at twice the needed width
+    (benchmarks/rogan_gladen.py). So each term takes the asymmetric move of θ̂ when that input
+    goes to the end of its own interval, and the moves are added in quadrature (the "method of
+    variance estimates recovery", Zou & Donner 2008, "Construction of confidence limits about
+    effect measures", Stat. Med. 27):
+
+        below² = ((A − A_L)/J)² + (θ̂ − θ(Se_U, Sp))² + (θ̂ − θ(Se, Sp_L))²,
+        above² = ((A_U − A)/J)² + (θ(Se_L, Sp) − θ̂)² + (θ(Se, Sp_U) − θ̂)²,
+
+    with [Se_L, Se_U], [Sp_L, Sp_U] the Jeffreys intervals on ``gold_correct`` and
+    ``gold_wrong`` reviews (:func:`_jeffreys_interval`), θ(·,·) the correction with one input
+    moved (unbounded when its J ≤ 0). Jeffreys rather than Wilson: gold reviews are mostly all
+    right (Ŝp = 13/13), where Wilson is conservative — with 50 gold reviews it gave 97.4 %
+    coverage and 15.0-point intervals where Jeffreys gives 97.3 % and 12.2 (2 % error, true
+    accuracy 0.90, ~1,400 reviews). The limits are θ̂ − below and θ̂ + above around the
+    unclipped θ̂, so with Se and Sp known they are exactly the raw endpoints carried over; θ̂
+    and the limits are clipped to [0, 1]. For fractional scores the mean is treated as a
+    proportion, whose variance S(1 − S)/m bounds a [0, 1] score's from above (Bhatia–Davis).
+    Gold reviews
+    are taken as independent (a gold item reviewed by several reviewers counts once per
+    review; the correlation between them is ignored). Requires Se + Sp > 1 and
+    A_L ≤ A ≤ A_U (ValueError otherwise).
+    """
+    _check_confidence(confidence)
+    if not (0.0 <= sensitivity <= 1.0 and 0.0 <= specificity <= 1.0):
+        raise ValueError("sensitivity and specificity must lie in [0, 1]")
+    if not (gold_correct > 0 and gold_wrong > 0):
+        raise ValueError("Se and Sp need ≥ 1 gold review each (inf for a known value)")
+    tol = 1e-9  # a stratified sum of weights × means may land a rounding error past 0 or 1
+    if not -tol <= observed_low <= observed + tol <= observed_high + 2 * tol <= 1.0 + 3 * tol:
+        raise ValueError("need 0 ≤ observed_low ≤ observed ≤ observed_high ≤ 1")
+    observed = float(np.clip(observed, 0.0, 1.0))
+    observed_low = min(float(np.clip(observed_low, 0.0, 1.0)), observed)
+    observed_high = max(float(np.clip(observed_high, 0.0, 1.0)), observed)
+    j = sensitivity + specificity - 1.0
+    if j <= 0:
+        raise ValueError("Se + Sp must exceed 1 for the Rogan–Gladen correction")
+    # Limits around the unclipped θ̂ (with Se, Sp known they are the raw endpoints carried
+    # over); each input's move to the end of its own interval, combined in quadrature.
+    centre = (observed + specificity - 1.0) / j
+    theta = float(np.clip(centre, 0.0, 1.0))
+
+    def corrected(se: float, sp: float) -> float:
+        jj = se + sp - 1.0
+        return (observed + sp - 1.0) / jj if jj > 0 else float("inf")
+
+    def limits(value: float, m: float) -> tuple[float, float]:
+        if np.isinf(m):
+            return (value, value)
+        return _jeffreys_interval(value * m, m, confidence)
+
+    se_low, se_high = limits(sensitivity, gold_correct)
+    sp_low, sp_high = limits(specificity, gold_wrong)
+    # θ falls as Se rises and rises with Sp (∂θ/∂Se = −θ/J, ∂θ/∂Sp = (1 − θ)/J).
+    below = float(
+        np.sqrt(
+            ((observed - observed_low) / j) ** 2
+            + (centre - corrected(se_high, specificity)) ** 2
+            + (centre - corrected(sensitivity, sp_low)) ** 2
+        )
+    )
+    above = float(
+        np.sqrt(
+            ((observed_high - observed) / j) ** 2
+            + (corrected(se_low, specificity) - centre) ** 2
+            + (corrected(sensitivity, sp_high) - centre) ** 2
+        )
+    )
+    return CorrectedAccuracy(
+        estimate=theta,
+        ci_low=float(np.clip(centre - below, 0.0, 1.0)),
+        ci_high=float(np.clip(centre + above, 0.0, 1.0)),
+        sensitivity=sensitivity,
+        specificity=specificity,
+        gold_correct=float(gold_correct),
+        gold_wrong=float(gold_wrong),
+        confidence=confidence,
+    )

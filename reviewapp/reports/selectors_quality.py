@@ -27,7 +27,7 @@ import numpy as np
 from reviewapp.review.models import Adjudication, Plan, QueueItem, Review
 from sampling.agreement import cohen_kappa, krippendorff_alpha_interval
 from sampling.cascade import cascade_advice
-from sampling.estimate import rogan_gladen, stratified_estimate
+from sampling.estimate import rogan_gladen_interval, stratified_estimate
 from sampling.ratio import subdomain_proportion
 
 from .exports import Table
@@ -276,6 +276,7 @@ def agreement_report(*, plan: Plan, start: dt.date, end: dt.date) -> AgreementRe
             "Corrected accuracy (%)",
             "Corrected CI low (%)",
             "Corrected CI high (%)",
+            "Gold reviews behind Se / Sp",
             "Note",
         ],
         rows=[],
@@ -288,13 +289,22 @@ def agreement_report(*, plan: Plan, start: dt.date, end: dt.date) -> AgreementRe
         reason = "reviewers no better than chance on gold (Se + Sp ≤ 1): no correction"
     else:
         reason = ""
+    # The corrected interval carries the uncertainty of Se and Sp as well as the raw interval's:
+    # with ~80 gold reviews the former is the larger part (benchmarks/rogan_gladen.py).
+    gold_counts = f"{len(pos_all)} / {len(neg_all)}"
     for row in domain_rows(data, ("tier",)):
         corrected: list[float | None] = [None, None, None]
         if not reason and row.accuracy is not None:
-            corrected = [
-                float(rogan_gladen(x, pooled_se or 0.0, pooled_sp or 0.0))  # type: ignore[arg-type]
-                for x in (row.accuracy, row.ci_low, row.ci_high)
-            ]
+            fixed = rogan_gladen_interval(
+                row.accuracy,
+                row.ci_low if row.ci_low is not None else 0.0,
+                row.ci_high if row.ci_high is not None else 1.0,
+                sensitivity=pooled_se or 0.0,
+                gold_correct=len(pos_all),
+                specificity=pooled_sp or 0.0,
+                gold_wrong=len(neg_all),
+            )
+            corrected = [fixed.estimate, fixed.ci_low, fixed.ci_high]
         correction.rows.append(
             [
                 row.key[0],
@@ -305,6 +315,7 @@ def agreement_report(*, plan: Plan, start: dt.date, end: dt.date) -> AgreementRe
                 pct(pooled_se),
                 pct(pooled_sp),
                 *(pct(x) for x in corrected),
+                gold_counts,
                 reason or ("" if row.accuracy is not None else "no reviews"),
             ]
         )

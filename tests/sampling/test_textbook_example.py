@@ -10,12 +10,18 @@ stratum W_h²·fpc·σ_h²/n_h = 0.146154, 0.082275, 0.042063, with fpc = (N_h �
 Our `stratified_variance` is Cochran's eq. 5.6 with S_h² on divisor N_h − 1 and fpc
 1 − n_h/N_h; since S_h² = σ_h²·N_h/(N_h − 1), (1 − n_h/N_h)·S_h²/n_h equals the wiki's
 (N_h − n_h)/(N_h − 1)·σ_h²/n_h, so the published answer must come out exactly.
+
+The example works from the population's parameters; the package estimates from a sample. So
+the end-to-end check runs `stratified_estimate` — what the reports call — on a sample of 4, 3
+and 3 values whose stratum means and sample variances s_h² equal the population's μ_h and
+S_h²: its V̂ is then exactly the published var(ȳ). Scores must lie in [0, 1], so the values
+are divided by 20 (the estimate scales by 1/20, the variance by 1/400).
 """
 
 import numpy as np
 import pytest
 
-from sampling.estimate import stratified_variance
+from sampling.estimate import stratified_estimate, stratified_variance
 
 N = np.array([14, 8, 8])
 n = np.array([4, 3, 3])
@@ -27,10 +33,42 @@ MEANS = np.array([44 / 7, 81 / 8, 43 / 8])
 SIGMA2 = np.array([171 / 49, 311 / 64, 159 / 64])
 
 
+SCALE = 20.0
+
+
+def _matching_sample() -> tuple[np.ndarray, np.ndarray]:
+    """Stratum codes and values: mean μ_h and sample variance S_h² = σ_h²·N_h/(N_h − 1).
+
+    n = 4: μ ± a twice each, s² = 4a²/3, so a = S·√3/2; n = 3: μ − S, μ, μ + S, s² = S².
+    """
+    S = np.sqrt(SIGMA2 * N / (N - 1))
+    a = S[0] * np.sqrt(3) / 2
+    values = [
+        [MEANS[0] - a, MEANS[0] - a, MEANS[0] + a, MEANS[0] + a],
+        [MEANS[1] - S[1], MEANS[1], MEANS[1] + S[1]],
+        [MEANS[2] - S[2], MEANS[2], MEANS[2] + S[2]],
+    ]
+    codes = np.repeat(np.arange(3), [len(v) for v in values])
+    return codes, np.concatenate(values)
+
+
 def test_published_stratified_mean():
     W = N / N.sum()
-    assert float(np.sum(W * MEANS)) == pytest.approx(7.0667, abs=5e-5)
     assert list(W * MEANS) == pytest.approx([2.9333, 2.7000, 1.4333], abs=5e-5)
+    codes, y = _matching_sample()
+    est = stratified_estimate(N, codes, y / SCALE)
+    assert est.estimate * SCALE == pytest.approx(7.0667, abs=5e-5)
+
+
+def test_published_error_variance_end_to_end():
+    codes, y = _matching_sample()
+    assert np.bincount(codes).tolist() == n.tolist()
+    # No stratum has s_h² = 0, so the default (pooled floor) and the textbook V̂ agree.
+    for floor in ("pooled", "none"):
+        est = stratified_estimate(N, codes, y / SCALE, variance_floor=floor)
+        assert est.variance * SCALE**2 == pytest.approx(0.270492, abs=5e-6)
+        assert est.se * SCALE == pytest.approx(np.sqrt(0.270492), abs=1e-5)
+        assert est.df == 10 - 3 and est.n_reviewed == 10
 
 
 def test_published_error_variance():

@@ -93,6 +93,9 @@ def test_rogan_gladen_beside_the_raw_accuracy(plan):
     cheap = _row(report.correction, "cheap")
     assert cheap[2] == "70.0" and cheap[5:8] == ["75.0", "75.0", "90.0"]
     assert _row(report.correction, "capable")[7] == "100.0"
+    # Se and Sp each rest on 2 gold reviews, shown beside the interval; their Wilson intervals
+    # reach below Se + Sp = 1, so the corrected interval honestly spans everything.
+    assert cheap[8:11] == ["0.0", "100.0", "2 / 2"]
 
 
 def test_failure_tags_weighted_by_inverse_inclusion_probability(plan):
