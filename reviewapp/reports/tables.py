@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from reviewapp.review.models import Plan
+from sampling.compare import Change, change_interval
 
 from .exports import Table
 from .selectors import (
@@ -38,8 +39,6 @@ KEY_COLUMNS = {
     "ood": "OOD band",
     "segment": "Segment",
 }
-#: A trend arrow needs the estimate to move by at least this much (in points).
-TREND_POINTS = 0.5
 
 
 def _finite(record: dict[str, object]) -> dict[str, object]:
@@ -75,14 +74,16 @@ class TierReport:
         return self.data.n_strata == 0
 
 
-def _status(row: DomainRow, alarms: set[str]) -> str:
-    if row.reviewed and row.key and row.key[0] in alarms:
-        return "alarm"
-    return row.status
+def _alarm_cell(row: DomainRow, alarms: set[str]) -> str:
+    """ "yes" when the row's tier has an open quality alarm on a day of the window."""
+    return "yes" if row.key and row.key[0] in alarms else ""
+
+
+def _numeric(columns: list[str], text_columns: set[str]) -> set[int]:
+    return {i for i, c in enumerate(columns) if c not in text_columns}
 
 
 def _estimate_table(rows: list[DomainRow], key_columns: list[str], alarms: set[str]) -> Table:
-    show_uncovered = any(r.uncovered_share for r in rows)
     show_cost = any(r.cost_per_answer is not None for r in rows)
     show_ppi = any(r.ppi_accuracy is not None for r in rows)
     columns = [
@@ -94,18 +95,20 @@ def _estimate_table(rows: list[DomainRow], key_columns: list[str], alarms: set[s
         "95% CI low (%)",
         "95% CI high (%)",
         "Design effect",
+        "Uncovered share (%)",
+        "Target (%)",
+        "Status",
+        "Open alarm",
+        "Wrong answers per day",
     ]
-    if show_uncovered:
-        columns.append("Uncovered share (%)")
-    columns += ["Target (%)", "Status", "Wrong answers per day"]
     if show_cost:
         columns.append("Cost per answer (USD)")
     if show_ppi:
         columns += ["PPI accuracy (%)", "PPI 95% CI low (%)", "PPI 95% CI high (%)"]
     table = Table(columns=columns, rows=[])
-    table.numeric = {i for i, c in enumerate(columns) if c not in (*key_columns, "Status")}
+    table.numeric = _numeric(columns, {*key_columns, "Status", "Open alarm"})
     for r in rows:
-        status = _status(r, alarms)
+        alarm = _alarm_cell(r, alarms)
         cells = [
             *r.key,
             pct(r.share),
@@ -115,10 +118,12 @@ def _estimate_table(rows: list[DomainRow], key_columns: list[str], alarms: set[s
             pct(r.ci_low),
             pct(r.ci_high),
             num(r.design_effect, 2),
+            pct(r.uncovered_share),
+            pct(r.target),
+            r.status,
+            alarm,
+            num(r.wrong_per_day, 1),
         ]
-        if show_uncovered:
-            cells.append(pct(r.uncovered_share) if r.uncovered_share else "")
-        cells += [pct(r.target), status, num(r.wrong_per_day, 1)]
         if show_cost:
             cells.append(num(r.cost_per_answer, 4))
         if show_ppi:
@@ -140,7 +145,8 @@ def _estimate_table(rows: list[DomainRow], key_columns: list[str], alarms: set[s
                     "design_effect": r.design_effect,
                     "uncovered_share": r.uncovered_share,
                     "target": r.target,
-                    "status": status,
+                    "status": r.status,
+                    "open_alarm": bool(alarm),
                     "wrong_per_day": r.wrong_per_day,
                     "cost_per_answer": r.cost_per_answer,
                     "ppi_accuracy": r.ppi_accuracy,
@@ -181,13 +187,33 @@ def tier_report(
     )
 
 
-def _trend(current: DomainRow, previous: DomainRow | None) -> tuple[str, str]:
-    """(arrow, change in points) of the accuracy against the previous window."""
-    if previous is None or previous.accuracy is None or current.accuracy is None:
-        return "", ""
-    change = 100 * (current.accuracy - previous.accuracy)
-    arrow = "▲" if change >= TREND_POINTS else "▼" if change <= -TREND_POINTS else "→"
-    return arrow, f"{change:+.1f}"
+ARROWS = {"up": "▲", "down": "▼", "none": ""}
+
+
+def row_change(current: DomainRow, previous: DomainRow | None) -> Change | None:
+    """The change of a row's accuracy since the previous window, with its interval
+    (``sampling.compare.change_interval``); None when either window has no estimate."""
+    if (
+        previous is None
+        or previous.accuracy is None
+        or previous.ci_low is None
+        or previous.ci_high is None
+        or current.accuracy is None
+        or current.ci_low is None
+        or current.ci_high is None
+    ):
+        return None
+    return change_interval(
+        current.accuracy,
+        (current.ci_low, current.ci_high),
+        previous.accuracy,
+        (previous.ci_low, previous.ci_high),
+    )
+
+
+def points(value: float | None) -> str:
+    """A change in points, signed ("+0.5", "-1.2": ASCII, so spreadsheets read a number)."""
+    return "" if value is None else f"{100 * value:+.1f}"
 
 
 def summary_table(
@@ -196,12 +222,13 @@ def summary_table(
     start: dt.date,
     end: dt.date,
     method: str = "wilson",
-    cost_per_wrong: float = 0.0,
-) -> tuple[TierReport, Table, dict[str, float]]:
-    """The leadership summary: per tier, accuracy with its interval, the trend against the
-    previous window of the same length, status, wrong answers and their cost. Returns the
-    current tier report, the summary table and totals (wrong per day, cost per day, cost over
-    the window)."""
+    cost_per_wrong: float | None = None,
+) -> tuple[TierReport, Table, dict[str, float | None]]:
+    """The leadership summary: per tier, accuracy with its interval, the change against the
+    previous window of the same length with the change's interval (an arrow only when that
+    interval excludes 0), status, wrong answers and their cost (empty without a cost per wrong
+    answer). Returns the current tier report, the summary table and totals (wrong per day,
+    cost per day and over the window: None without a cost)."""
     current = tier_report(plan=plan, start=start, end=end, method=method)
     length = end - start + dt.timedelta(days=1)
     previous = tier_report(
@@ -216,28 +243,34 @@ def summary_table(
         "Accuracy (%)",
         "95% CI low (%)",
         "95% CI high (%)",
+        "Uncovered share (%)",
         "Previous window accuracy (%)",
         "Trend",
         "Change (points)",
+        "Change 95% CI low (points)",
+        "Change 95% CI high (points)",
         "Target (%)",
         "Status",
+        "Open alarm",
         "Wrong answers per day",
         "Cost of quality per day",
         "Cost of quality in window",
     ]
     table = Table(columns=columns, rows=[])
-    table.numeric = {1, 2, 3, 4, 5, 6, 8, 9, 11, 12, 13}
+    table.numeric = _numeric(columns, {"Tier", "Trend", "Status", "Open alarm"})
     days = current.data.days
-    totals = {"wrong_per_day": 0.0, "cost_per_day": 0.0, "cost_window": 0.0}
+    costed = bool(cost_per_wrong)
+    wrong_total = 0.0
     for r in current.rows:
         prior = before.get(r.key)
-        arrow, change = _trend(r, prior)
-        cost_day = r.wrong_per_day * cost_per_wrong if r.wrong_per_day is not None else None
-        if r.wrong_per_day is not None and cost_day is not None:
-            totals["wrong_per_day"] += r.wrong_per_day
-            totals["cost_per_day"] += cost_day
-            totals["cost_window"] += cost_day * days
-        status = _status(r, alarms)
+        change = row_change(r, prior)
+        cost_day = (
+            r.wrong_per_day * cost_per_wrong
+            if costed and cost_per_wrong is not None and r.wrong_per_day is not None
+            else None
+        )
+        wrong_total += r.wrong_per_day or 0.0
+        alarm = _alarm_cell(r, alarms)
         table.rows.append(
             [
                 r.key[0],
@@ -246,11 +279,15 @@ def summary_table(
                 pct(r.accuracy),
                 pct(r.ci_low),
                 pct(r.ci_high),
+                pct(r.uncovered_share),
                 pct(prior.accuracy if prior else None),
-                arrow,
-                change,
+                ARROWS[change.direction] if change else "",
+                points(change.difference if change else None),
+                points(change.ci_low if change else None),
+                points(change.ci_high if change else None),
                 pct(r.target),
-                status,
+                r.status,
+                alarm,
                 num(r.wrong_per_day, 1),
                 num(cost_day, 2),
                 num(cost_day * days if cost_day is not None else None, 2),
@@ -263,11 +300,23 @@ def summary_table(
                     "accuracy": r.accuracy,
                     "ci_low": r.ci_low,
                     "ci_high": r.ci_high,
+                    "uncovered_share": r.uncovered_share,
                     "previous_accuracy": prior.accuracy if prior else None,
-                    "status": status,
+                    "change": change.difference if change else None,
+                    "change_ci_low": change.ci_low if change else None,
+                    "change_ci_high": change.ci_high if change else None,
+                    "change_direction": change.direction if change else None,
+                    "status": r.status,
+                    "open_alarm": bool(alarm),
                     "wrong_per_day": r.wrong_per_day,
                     "cost_per_day": cost_day,
                 }
             )
         )
+    cost_total = wrong_total * cost_per_wrong if costed and cost_per_wrong is not None else None
+    totals: dict[str, float | None] = {
+        "wrong_per_day": wrong_total,
+        "cost_per_day": cost_total,
+        "cost_window": cost_total * days if cost_total is not None else None,
+    }
     return current, table, totals
