@@ -134,13 +134,16 @@ def report_title(
 class Table:
     """A report table as display strings: the template prints `rows`, the CSV writes them.
 
-    `records` (optional) carries the same rows unformatted, for JSON output.
+    `records` (optional) carries the same rows unformatted, for JSON output. `numeric` marks
+    the columns of numbers (right-aligned), `technical` those a page hides behind its
+    "details" toggle (the CSV holds every column).
     """
 
     columns: list[str]
     rows: list[list[str]]
     records: list[dict[str, Any]] = field(default_factory=list)
     numeric: set[int] = field(default_factory=set)
+    technical: set[int] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return bool(self.rows)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
+
 from reviewapp.review.models import Plan
 from sampling.compare import Change, change_interval
 
@@ -73,6 +75,114 @@ class TierReport:
     def empty(self) -> bool:
         return self.data.n_strata == 0
 
+    @property
+    def glance(self) -> list[GlanceRow]:
+        """The at-a-glance block (per tier): only for the plain tier split."""
+        return glance_rows(self.rows) if self.by == "tier" else []
+
+    @property
+    def glance_axis(self) -> list[tuple[float, str]]:
+        """Axis labels of the glance figures: (x in SVG units, "85 %"), every 5 points."""
+        start = glance_start(self.rows)
+        ticks = np.arange(round(100 * start), 101, 5 if start >= 0.7 else 10)
+        return [(round(GLANCE_WIDTH * (t / 100 - start) / (1 - start), 1), f"{t} %") for t in ticks]
+
+
+#: Width of a glance figure in SVG user units (the figure scales to its box).
+GLANCE_WIDTH = 400.0
+
+
+@dataclass(frozen=True)
+class GlanceRow:
+    """One tier at a glance: its interval drawn against its target on the scale every tier of
+    the block shares (x positions in SVG units over GLANCE_WIDTH), the status word and one
+    plain sentence."""
+
+    tier: str
+    status: str
+    sentence: str
+    x_low: float | None
+    x_high: float | None
+    x_estimate: float | None
+    x_target: float | None
+
+
+def _people_pct(value: float, width: float) -> str:
+    """A percentage for a sentence: whole points unless the interval is narrower than 3."""
+    return f"{100 * value:.0f}" if width >= 0.03 else f"{100 * value:.1f}"
+
+
+def glance_sentence(row: DomainRow) -> str:
+    """One sentence a reader without statistics can act on, e.g. "Between 89 % and 98 % of
+    the cheap tier's answers are correct (95 % confidence); target 93 %: not yet known." """
+    tier = row.key[0]
+    if row.accuracy is None or row.ci_low is None or row.ci_high is None:
+        return f"No review of the {tier} tier in this window, so its accuracy is unknown."
+    width = row.ci_high - row.ci_low
+    if width <= 0:
+        what = f"{_people_pct(row.accuracy, width)} % of the {tier} tier's answers are correct"
+        what += " (every answer was reviewed)"
+    else:
+        low, high = _people_pct(row.ci_low, width), _people_pct(row.ci_high, width)
+        what = f"Between {low} % and {high} % of the {tier} tier's answers are correct"
+        what += " (95 % confidence)"
+    if row.uncovered_share:
+        what += (
+            f", in the {100 * (1 - row.uncovered_share):.0f} % of its traffic with reviews"
+            f" (the other {100 * row.uncovered_share:.0f} % has none yet)"
+        )
+    if row.target is None:
+        return what + "; no target is set."
+    target = f"{100 * row.target:.1f}".removesuffix(".0")
+    advice = {
+        "below target": "below target",
+        "meets target": "meets target",
+        "not yet known": "not yet known (more reviews will tell)",
+    }.get(row.status, row.status)
+    return f"{what}; target {target} %: {advice}."
+
+
+def glance_rows(rows: list[DomainRow]) -> list[GlanceRow]:
+    """Every tier on one scale: from the lowest interval end or target, rounded down to 5
+    points, to 100 %."""
+    start = glance_start(rows)
+
+    def x(value: float | None) -> float | None:
+        if value is None:
+            return None
+        return round(GLANCE_WIDTH * (min(max(value, start), 1.0) - start) / (1.0 - start), 1)
+
+    return [
+        GlanceRow(
+            tier=r.key[0],
+            status=r.status,
+            sentence=glance_sentence(r),
+            x_low=x(r.ci_low),
+            x_high=x(r.ci_high),
+            x_estimate=x(r.accuracy),
+            x_target=x(r.target),
+        )
+        for r in rows
+    ]
+
+
+def glance_start(rows: list[DomainRow]) -> float:
+    """Where the shared scale of glance_rows starts (it ends at 100 %): the lowest interval end
+    or target, rounded down to 5 points (at most 95 %)."""
+    ends = [v for r in rows for v in (r.ci_low, r.target) if v is not None]
+    return min(0.95, max(0.0, float(np.floor(20 * min(ends)) / 20))) if ends else 0.0
+
+
+#: Columns for readers who know survey statistics: behind the pages' "details" toggle.
+TECHNICAL_COLUMNS = {
+    "Design effect",
+    "PPI accuracy (%)",
+    "PPI 95% CI low (%)",
+    "PPI 95% CI high (%)",
+    "Change 95% CI low (points)",
+    "Change 95% CI high (points)",
+}
+
 
 def _alarm_cell(row: DomainRow, alarms: set[str]) -> str:
     """ "yes" when the row's tier has an open quality alarm on a day of the window."""
@@ -107,6 +217,7 @@ def _estimate_table(rows: list[DomainRow], key_columns: list[str], alarms: set[s
         columns += ["PPI accuracy (%)", "PPI 95% CI low (%)", "PPI 95% CI high (%)"]
     table = Table(columns=columns, rows=[])
     table.numeric = _numeric(columns, {*key_columns, "Status", "Open alarm"})
+    table.technical = {i for i, c in enumerate(columns) if c in TECHNICAL_COLUMNS}
     for r in rows:
         alarm = _alarm_cell(r, alarms)
         cells = [
@@ -258,6 +369,7 @@ def summary_table(
     ]
     table = Table(columns=columns, rows=[])
     table.numeric = _numeric(columns, {"Tier", "Trend", "Status", "Open alarm"})
+    table.technical = {i for i, c in enumerate(columns) if c in TECHNICAL_COLUMNS}
     days = current.data.days
     costed = bool(cost_per_wrong)
     wrong_total = 0.0

@@ -6,6 +6,8 @@ fall does, and the menu, the summary and the alarms page agree on the number of 
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 
 import pytest
 
@@ -65,6 +67,13 @@ def test_statuses_changes_and_one_alarm_count(
     from reviewapp.reports.models import Alarm
     from reviewapp.review.models import Plan
 
+    # Screenshots only on request (a test run leaves the tree as it found it).
+    shots = (
+        Path(os.environ["LONGTAIL_STATUS_SHOTS"])
+        if os.environ.get("LONGTAIL_STATUS_SHOTS")
+        else None
+    )
+
     _scenario(reviewer)
     plan = Plan.objects.get(name="status")
     # One alarm on the summary's day, one raised a month earlier and still open: both count.
@@ -88,6 +97,8 @@ def test_statuses_changes_and_one_alarm_count(
     page.keyboard.press("Enter")
     page.wait_for_selector("table.report tbody tr")
     rows = _table(page)
+    if shots:
+        page.screenshot(path=str(shots / "status-summary.png"), full_page=True)
     cheap, capable, edge = rows["cheap"], rows["capable"], rows["edge"]
     assert cheap["Accuracy (%)"] == "89.5" and cheap["Target (%)"] == "93.0"
     assert float(cheap["95% CI low (%)"]) < 93 < float(cheap["95% CI high (%)"])
@@ -113,6 +124,19 @@ def test_statuses_changes_and_one_alarm_count(
     assert tiers["cheap"]["Status"] == "not yet known"
     assert tiers["cheap"]["Open alarm"] == "yes"
     assert tiers["capable"]["Open alarm"] == ""  # its alarm is from before the window
+    # At a glance: the status word and the plain sentence head the page.
+    glance = page.locator(".glance-row[data-tier=cheap]")
+    assert glance.locator(".glance-status").inner_text() == "not yet known"
+    assert "target 93 %: not yet known" in glance.locator(".glance-sentence").inner_text()
+    assert page.locator(".glance-row svg .glance-dot").count() == 3
+    # Technical columns wait behind the details toggle (with the glossary).
+    design_effect = page.locator("#tier-table th", has_text="Design effect")
+    assert not design_effect.is_visible()
+    page.click("details.glossary summary")
+    assert design_effect.is_visible()
+    assert page.is_visible("details.glossary dl")
+    if shots:
+        page.screenshot(path=str(shots / "status-tier-report.png"), full_page=True)
 
     page.click("#open-alarms")
     page.wait_for_url("**/reports/alarms/**")

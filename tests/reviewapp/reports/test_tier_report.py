@@ -316,3 +316,69 @@ def test_wrong_answers_per_day_count_only_the_reviewed_strata(client, viewer, db
         assert cheap["Accuracy (%)"] == "70.0"
         assert cheap["Uncovered share (%)"] == "75.0"  # 300 / 400
         assert cheap["Wrong answers per day"] == "30.0"
+
+
+def test_the_tier_report_at_a_glance(client, viewer, tiny):
+    from reviewapp.reports.tables import GLANCE_WIDTH
+
+    client.force_login(viewer)
+    response = client.get("/reports/", WINDOW)
+    glance = {g.tier: g for g in response.context["report"].glance}
+    p = 0.8 * 0.75 + 0.2 * 0.5
+    V = 0.8**2 * (1 - 4 / 80) * 0.25 / 4 + 0.2**2 * (1 - 5 / 20) * 0.25 / 5
+    low, high, _ = hand_wilson(p, V, n=9, H=2)
+    cheap = glance["cheap"]
+    assert cheap.sentence == (
+        f"Between {100 * low:.0f} % and {100 * high:.0f} % of the cheap tier's answers are correct"
+        " (95 % confidence); target 90 %: not yet known (more reviews will tell)."
+    )
+    assert cheap.status == "not yet known"
+    # One scale for every tier: from the lowest interval end or target, rounded down to 5
+    # points (25 % here), to 100 %.
+    start = np.floor(20 * low) / 20
+    assert cheap.x_low == pytest.approx(GLANCE_WIDTH * (low - start) / (1 - start), abs=0.05)
+    assert cheap.x_target == pytest.approx(GLANCE_WIDTH * (0.9 - start) / (1 - start), abs=0.05)
+    assert cheap.x_low < cheap.x_estimate < cheap.x_target < cheap.x_high
+    capable = glance["capable"]
+    assert capable.sentence == (
+        "No review of the capable tier in this window, so its accuracy is unknown."
+    )
+    assert capable.x_low is None and capable.x_target == cheap.x_target
+    assert b"Between " in response.content and b'class="glance card"' in response.content
+    # The drill-downs have no glance block; the summary has the same one.
+    assert not client.get("/reports/", {**WINDOW, "by": "stratum"}).context["report"].glance
+    summary = client.get("/reports/summary/", WINDOW)
+    assert [g.sentence for g in summary.context["report"].glance] == [
+        g.sentence for g in response.context["report"].glance
+    ]
+
+
+def test_glance_sentences_say_what_is_left_out_and_when_there_is_no_target():
+    from reviewapp.reports.selectors import DomainRow
+    from reviewapp.reports.tables import glance_sentence
+
+    def row(**kw):
+        base = {
+            "key": ("cheap",), "population": 400, "share": 1.0, "reviewed": 40,
+            "accuracy": 0.955, "ci_low": 0.93, "ci_high": 0.97, "method": "wilson",
+            "design_effect": 1.0, "uncovered_share": 0.25, "target": 0.93,
+            "status": "meets target", "wrong_per_day": 1.0, "cost_per_answer": None,
+        }  # fmt: skip
+        return DomainRow(**{**base, **kw})
+
+    assert glance_sentence(row()) == (
+        "Between 93 % and 97 % of the cheap tier's answers are correct (95 % confidence), in"
+        " the 75 % of its traffic with reviews (the other 25 % has none yet); target 93 %:"
+        " meets target."
+    )
+    # A narrow interval keeps one decimal; no target says so.
+    assert glance_sentence(row(ci_low=0.951, ci_high=0.962, uncovered_share=0.0, target=None)) == (
+        "Between 95.1 % and 96.2 % of the cheap tier's answers are correct (95 % confidence);"
+        " no target is set."
+    )
+    census = row(accuracy=0.97, ci_low=0.97, ci_high=0.97, uncovered_share=0.0, target=0.985,
+                 status="below target")  # fmt: skip
+    assert glance_sentence(census) == (
+        "97.0 % of the cheap tier's answers are correct (every answer was reviewed);"
+        " target 98.5 %: below target."
+    )
