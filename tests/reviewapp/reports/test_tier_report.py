@@ -382,3 +382,44 @@ def test_glance_sentences_say_what_is_left_out_and_when_there_is_no_target():
         "97.0 % of the cheap tier's answers are correct (every answer was reviewed);"
         " target 98.5 %: below target."
     )
+
+
+def test_one_count_of_open_alarms_on_the_summary_the_menu_and_the_alarms_page(client, viewer, tiny):
+    from reviewapp.reports.models import Alarm
+
+    # The summary used to count only alarms raised on a day of its window: an alarm still
+    # open from before it was on the alarms page but not in the summary's count.
+    for days_before in range(12):
+        Alarm.objects.create(
+            plan=tiny,
+            tier="cheap",
+            kind="cusum",
+            level="alert",
+            day=DAY - dt.timedelta(days=days_before),
+        )
+    Alarm.objects.create(
+        plan=tiny, tier="capable", kind="cusum", level="alert", day=DAY, status="closed"
+    )
+    client.force_login(viewer)
+    summary = client.get("/reports/summary/", WINDOW)
+    alarms_page = client.get("/reports/alarms/", {"plan": "tiny"})
+    assert summary.context["alarm_count"] == len(alarms_page.context["rows"]) == 12
+    assert len(summary.context["alarms"]) == 10  # the newest ten listed, the count is of all
+    assert b"The 10 newest of 12 are listed here" in summary.content
+    for page in (summary, alarms_page, client.get("/reports/", WINDOW)):
+        assert b'id="open-alarms">Alarms (12 open)</a>' in page.content
+    # The tier report marks only alarms raised on a day of its window.
+    rows = by_key(html_table(client.get("/reports/", WINDOW).content))
+    assert rows[("cheap",)]["Open alarm"] == "yes"
+    assert rows[("capable",)]["Open alarm"] == ""  # closed
+
+
+def test_reviewers_reading_reports_see_the_count_without_a_link_to_the_alarms_page(
+    client, db, reviewer
+):
+    build(reviewer=reviewer, see_reports=True)
+    client.force_login(reviewer)
+    summary = client.get("/reports/summary/", WINDOW)
+    assert summary.status_code == 200
+    assert b"open-alarms" not in summary.content.replace(b"plan-open-alarms", b"")
+    assert b"/reports/alarms/" not in summary.content
