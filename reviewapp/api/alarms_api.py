@@ -11,8 +11,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from reviewapp.reports.models import Alarm
+from reviewapp.reports.selectors import alarm_queryset
 from reviewapp.reports.services import alarm_describe
-from reviewapp.reports.views_alarms import alarm_queryset
 from reviewapp.review.roles import QA_LEAD, VIEWER, has_role
 
 from .serializers import ErrorSerializer, ValidationErrorSerializer

@@ -58,7 +58,13 @@ class TierRowSerializer(serializers.Serializer):
         allow_null=True, help_text="Share of the tier's traffic in strata without a review."
     )
     target = serializers.FloatField(allow_null=True)
-    status = serializers.ChoiceField(choices=["ok", "below target", "alarm", "no reviews"])
+    status = serializers.ChoiceField(
+        choices=["below target", "meets target", "not yet known", "no target", "no reviews"],
+        help_text="Below or meets target only when the whole interval is on that side of it.",
+    )
+    open_alarm = serializers.BooleanField(
+        help_text="An open quality alarm of the tier on a day of the window."
+    )
     wrong_per_day = serializers.FloatField(allow_null=True)
     cost_per_answer = serializers.FloatField(allow_null=True)
     ppi_accuracy = serializers.FloatField(allow_null=True)

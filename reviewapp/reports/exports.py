@@ -1,33 +1,31 @@
-"""CSV downloads of report tables: streamed, self-describing, safe to open in a spreadsheet.
+"""CSV downloads of report tables: streamed, ready for a spreadsheet or a `csv`/pandas reader.
 
 Every report page offers a CSV of exactly the table it shows. To keep "exactly" true, a page
 builds its table once as display strings (a `Table`: the same cells the template prints) and
 hands the same rows to `csv_response`. Reuse from any report page:
 
-    from reviewapp.reports.exports import csv_response, export_filename, export_header
+    from reviewapp.reports.exports import csv_response, export_filename
 
     return csv_response(
         export_filename("drift", plan=plan.name, start=start, end=end, method="psi"),
-        export_header("Router-confidence drift", plan=plan.name, start=start, end=end,
-                      method="psi"),
         columns=["Day", "Tier", "PSI", "Level"],
         rows=((r.day, r.tier, f"{r.psi:.3f}", r.level) for r in drift_rows),
     )
 
-`csv_response(filename, header_line, columns, rows)`:
-* `filename`: the download's name; anything outside [A-Za-z0-9._-] becomes "_" and ".csv" is
-  appended when missing (`export_filename` builds the conventional one: kind, plan, window,
-  method and generation time, UTC).
-* `header_line`: one line of text written as the file's first row, a single cell starting with
-  "# " (added if missing), e.g. what `export_header` returns: what the file is, plan, window,
-  method and when it was generated. Spreadsheets show it as a title row; `csv` readers skip it
-  by dropping the first row.
-* `columns`: the column names (second row).
+`csv_response(filename, columns, rows)`:
+* `filename`: the download's name, which says what the file is: anything outside
+  [A-Za-z0-9._-] becomes "_" and ".csv" is appended when missing (`export_filename` builds the
+  conventional one: kind, plan, window, method and generation time, UTC). The file itself has
+  no title line: spreadsheets, pandas and `csv` readers take the first row as the header.
+* `columns`: the column names, the first row.
 * `rows`: any iterable of sequences, consumed lazily (a generator keeps memory flat for any
   number of rows). A cell that is None is written empty; anything else through `str()`.
-Every cell, header and column name included, passes through `neutralise`: a text cell that a
-spreadsheet would read as a formula (first character =, +, -, @, tab or carriage return) gets a
-leading single quote (OWASP "CSV injection"); a plain number such as "-0.5" is left alone.
+  Numbers are written as the page prints them ("70.0", "-1.2", "+0.5": ASCII signs, so they
+  read back as numbers); an unknown value is an empty cell, never "0.00".
+Every cell, column names included, passes through `neutralise`: a text cell that a spreadsheet
+would read as a formula (first character =, +, -, @, tab or carriage return) gets a leading
+single quote (OWASP "CSV injection"); a plain number such as "-0.5", "+0.5" or "1e-3" is left
+alone (it cannot run anything, and quoting it would turn it into text).
 The body is UTF-8 with a byte-order mark, so Excel reads accents and "·" correctly.
 """
 
@@ -44,7 +42,8 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+#: A plain decimal number, optionally signed, optionally in exponent form: never a formula.
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 BOM = "\ufeff"
 
@@ -64,14 +63,10 @@ class _Echo:
         return value
 
 
-def csv_lines(
-    header_line: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> Iterator[str]:
-    """The CSV text, one encoded row at a time (the first chunk carries the BOM)."""
+def csv_lines(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """The CSV text, one encoded row at a time: the header first (carrying the BOM)."""
     writer = csv.writer(_Echo())
-    title = header_line if header_line.startswith("#") else "# " + header_line
-    yield BOM + writer.writerow([neutralise(title)])
-    yield writer.writerow([neutralise(c) for c in columns])
+    yield BOM + writer.writerow([neutralise(c) for c in columns])
     for row in rows:
         yield writer.writerow([neutralise(c) for c in row])
 
@@ -83,13 +78,12 @@ def safe_filename(filename: str) -> str:
 
 def csv_response(
     filename: str,
-    header_line: str,
     columns: Sequence[str],
     rows: Iterable[Sequence[Any]],
 ) -> StreamingHttpResponse:
     """A streamed CSV download (see the module docstring for the contract)."""
     response = StreamingHttpResponse(
-        csv_lines(header_line, columns, rows), content_type="text/csv; charset=utf-8"
+        csv_lines(columns, rows), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{safe_filename(filename)}"'
     response["X-Content-Type-Options"] = "nosniff"
@@ -114,7 +108,7 @@ def export_filename(
     return safe_filename("-".join(parts))
 
 
-def export_header(
+def report_title(
     title: str,
     *,
     plan: str,
@@ -124,9 +118,10 @@ def export_header(
     generated: dt.datetime | None = None,
     extra: str = "",
 ) -> str:
-    """The file's first line: what it is, the plan, the window, the method, when (UTC)."""
+    """One line saying what a table is (the plan, the window, the method, when, UTC), for the
+    `report` command's terminal output (a CSV says it in its file name instead)."""
     at = (generated or timezone.now()).astimezone(dt.UTC)
-    bits = [f"# Longtail {title}", f"plan {plan}", f"window {start:%Y-%m-%d} to {end:%Y-%m-%d}"]
+    bits = [f"Longtail {title}", f"plan {plan}", f"window {start:%Y-%m-%d} to {end:%Y-%m-%d}"]
     if method:
         bits.append(f"method {method}")
     if extra:
@@ -139,13 +134,16 @@ def export_header(
 class Table:
     """A report table as display strings: the template prints `rows`, the CSV writes them.
 
-    `records` (optional) carries the same rows unformatted, for JSON output.
+    `records` (optional) carries the same rows unformatted, for JSON output. `numeric` marks
+    the columns of numbers (right-aligned), `technical` those a page hides behind its
+    "details" toggle (the CSV holds every column).
     """
 
     columns: list[str]
     rows: list[list[str]]
     records: list[dict[str, Any]] = field(default_factory=list)
     numeric: set[int] = field(default_factory=set)
+    technical: set[int] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return bool(self.rows)

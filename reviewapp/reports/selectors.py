@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from django.db.models import QuerySet
 
 from reviewapp.review.models import (
     Adjudication,
@@ -217,18 +218,21 @@ class DomainRow:
     ppi_accuracy: float | None = None
     ppi_ci_low: float | None = None
     ppi_ci_high: float | None = None
+    #: Responses in the strata with ≥ 1 review: the population the estimate (and
+    #: wrong_per_day) is about; population × uncovered_share is left out.
+    covered_population: int | None = None
 
 
-def _status(estimate: Estimate | None, target: float | None) -> str:
-    """'no reviews', 'below target' when the whole interval is under the target, else 'ok'.
-    (Alarms from drift and CUSUM are reported separately, by the alarms page.)"""
-    from sampling.detect import below_target
+def row_status(estimate: Estimate | None, target: float | None) -> str:
+    """The status word of a report line, the one rule every report uses: "no reviews";
+    "below target" or "meets target" only when the whole interval is on that side of the
+    target, "not yet known" while the target lies inside it; "no target" without one
+    (``sampling.compare.target_status``). Open alarms are shown beside it, not instead of it."""
+    from sampling.compare import target_status
 
     if estimate is None:
         return "no reviews"
-    if target is not None and below_target((estimate.ci_low, estimate.ci_high), target):
-        return "below target"
-    return "ok"
+    return target_status((estimate.ci_low, estimate.ci_high), target)
 
 
 def domain_rows(
@@ -288,12 +292,17 @@ def domain_row(
         design_effect=estimate.design_effect if estimate else None,
         uncovered_share=estimate.uncovered_share if estimate else None,
         target=target,
-        status=_status(estimate, target),
-        wrong_per_day=(population * (1 - estimate.estimate) / data.days if estimate else None),
+        status=row_status(estimate, target),
+        # On the population the estimate is about (the covered strata), not the whole domain:
+        # the uncovered share's wrong answers are unknown, and the report shows that share.
+        wrong_per_day=(
+            estimate.covered_population * (1 - estimate.estimate) / data.days if estimate else None
+        ),
         cost_per_answer=(float(data.cost_sum[domain].sum()) / cost_count if cost_count else None),
         ppi_accuracy=ppi.estimate if ppi else None,
         ppi_ci_low=ppi.ci_low if ppi else None,
         ppi_ci_high=ppi.ci_high if ppi else None,
+        covered_population=estimate.covered_population if estimate else None,
     )
 
 
@@ -402,35 +411,53 @@ def longtail_rows(
     return rows
 
 
-def open_alarm_tiers(*, plan: Plan, start: dt.date, end: dt.date) -> set[str]:
-    """Tiers with a quality alarm (below target or CUSUM) of the plan on a day of the window
-    that is not closed (open or acknowledged)."""
-    from reviewapp.reports.models import Alarm
-
-    return set(
-        Alarm.objects.filter(
-            plan=plan,
-            kind__in=Alarm.QUALITY_KINDS,
-            day__gte=start,
-            day__lte=end,
-        )
-        .exclude(status=Alarm.Status.CLOSED)
-        .values_list("tier", flat=True)
-    )
-
-
-def open_alarms(*, plan: Plan, start: dt.date, end: dt.date) -> list[Any]:
-    """Alarms not closed on a day of the window: the plan's quality alarms and the drift alarms
-    of the sources of its current version, newest first."""
+def alarm_queryset(*, plan: str = "", status: str = "active", kind: str = "") -> QuerySet[Any]:
+    """Alarms by filter, newest day first: the one read behind the alarms page, its CSV, the
+    open-alarm count of every page and the summary's list. `plan` (a name) also matches the
+    drift alarms of the sources of the plan's current version (its confidence drift is part of
+    its story); `status` "active" (the default) is every alarm not closed, whatever its day —
+    an alarm stays open until someone closes it — "all" every alarm, else one status."""
     from django.db.models import Q
 
     from reviewapp.reports.models import Alarm
 
-    version = plan.current_version
-    sources = list(version.sources.values_list("pk", flat=True)) if version else []
-    return list(
-        Alarm.objects.filter(Q(plan=plan) | Q(source_id__in=sources), day__gte=start, day__lte=end)
-        .exclude(status=Alarm.Status.CLOSED)
-        .select_related("plan", "source")
-        .order_by("-day", "tier", "kind")[:200]
+    alarms = Alarm.objects.select_related("plan", "source", "acknowledged_by")
+    if plan:
+        chosen = Plan.objects.filter(name=plan).select_related("current_version").first()
+        version = chosen.current_version if chosen else None
+        sources = list(version.sources.values_list("pk", flat=True)) if version else []
+        alarms = alarms.filter(Q(plan__name=plan) | Q(source_id__in=sources))
+    if status == "active" or not status:
+        alarms = alarms.exclude(status=Alarm.Status.CLOSED)
+    elif status != "all":
+        alarms = alarms.filter(status=status)
+    if kind:
+        alarms = alarms.filter(kind=kind)
+    return alarms.order_by("-day", "-opened_at", "-pk")
+
+
+def open_alarms(*, plan: Plan) -> QuerySet[Any]:
+    """The plan's open alarms (not closed, any day): what the alarms page lists for the plan."""
+    return alarm_queryset(plan=plan.name)
+
+
+def open_alarm_count(*, user: object) -> int | None:
+    """How many alarms are open (not closed, every plan and source): the number the alarms
+    page lists by default, shown on every page. None for a user who may not read alarms."""
+    from reviewapp.review.roles import QA_LEAD, VIEWER, has_role
+
+    if not getattr(user, "is_authenticated", False) or not has_role(user, QA_LEAD, VIEWER):
+        return None
+    return alarm_queryset().count()
+
+
+def open_alarm_tiers(*, plan: Plan, start: dt.date, end: dt.date) -> set[str]:
+    """Tiers with an open quality alarm (below target or CUSUM) of the plan raised on a day of
+    the window (the report's "Open alarm" column is about the window's data)."""
+    from reviewapp.reports.models import Alarm
+
+    return set(
+        open_alarms(plan=plan)
+        .filter(plan=plan, kind__in=Alarm.QUALITY_KINDS, day__gte=start, day__lte=end)
+        .values_list("tier", flat=True)
     )

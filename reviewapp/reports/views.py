@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -21,10 +22,13 @@ from django.views.decorators.http import require_safe
 
 from reviewapp.review.models import Plan
 
-from .exports import csv_response, export_filename, export_header
+from .exports import csv_response, export_filename
 from .forms import ReportForm, SummaryForm
 from .selectors import open_alarms, report_plans
 from .tables import BY_CHOICES, summary_table, tier_report
+
+#: The summary lists this many of the plan's open alarms (the count is of all of them).
+SUMMARY_ALARMS = 10
 
 
 def _readable_plans(request: HttpRequest) -> list[Plan]:
@@ -54,8 +58,6 @@ def _signed_in(view):  # type: ignore[no-untyped-def]
 
 def _query(form: ReportForm, **extra: str) -> str:
     """The form's cleaned parameters as a query string (for links and the CSV download)."""
-    from urllib.parse import urlencode
-
     params = {
         k: str(v) for k, v in form.cleaned_data.items() if k in form.fields and v not in (None, "")
     }
@@ -90,7 +92,6 @@ def tiers(request: HttpRequest) -> HttpResponse:
             }
             return csv_response(
                 export_filename(kind, **meta),
-                export_header(f"tier report ({BY_CHOICES[report.by][0]})", **meta),
                 report.table.columns,
                 iter(report.table.rows),
             )
@@ -113,7 +114,7 @@ def summary(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"form": form, "plans": plans}
     if plans and form.is_valid():
         data = form.cleaned_data
-        cost = float(data.get("cost_per_wrong") or 0)
+        cost = float(data["cost_per_wrong"]) if data.get("cost_per_wrong") else None
         report, table, totals = summary_table(
             plan=data["plan_obj"],
             start=data["start"],
@@ -131,13 +132,11 @@ def summary(request: HttpRequest) -> HttpResponse:
             }
             return csv_response(
                 export_filename("summary", **meta),
-                export_header(
-                    "leadership summary", **meta, extra=f"cost per wrong answer {cost:.2f}"
-                ),
                 table.columns,
                 iter(table.rows),
             )
         length = (data["end"] - data["start"]).days + 1
+        alarms = open_alarms(plan=report.plan)
         context.update(
             report=report,
             table=table,
@@ -146,7 +145,9 @@ def summary(request: HttpRequest) -> HttpResponse:
             window_days=length,
             previous_start=data["start"] - dt.timedelta(days=length),
             previous_end=data["start"] - dt.timedelta(days=1),
-            alarms=open_alarms(plan=report.plan, start=report.start, end=report.end),
+            alarms=alarms[:SUMMARY_ALARMS],
+            alarm_count=alarms.count(),
+            alarms_query=urlencode({"plan": report.plan.name}),
             generated=timezone.now(),
             csv_query=_query(form, format="csv"),
             tiers_query=_query(form),

@@ -13,7 +13,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -23,6 +22,7 @@ from reviewapp.review.models import Plan
 from reviewapp.review.roles import QA_LEAD, VIEWER, has_role, role_required
 
 from .models import Alarm
+from .selectors import alarm_queryset
 from .services import AlarmError, alarm_acknowledge, alarm_close, alarm_describe
 
 STATUS_CHOICES = [("active", "Open or acknowledged"), ("all", "All")] + [
@@ -64,24 +64,6 @@ class RecomputeForm(forms.Form):
         help_text="Empty: every queue day of the plan.",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
-
-
-def alarm_queryset(*, plan: str = "", status: str = "active", kind: str = "") -> QuerySet[Alarm]:
-    """Alarms by filter, newest day first. `plan` also matches the drift alarms of the sources
-    of the plan's current version (its confidence drift is part of its story)."""
-    alarms = Alarm.objects.select_related("plan", "source", "acknowledged_by")
-    if plan:
-        chosen = Plan.objects.filter(name=plan).select_related("current_version").first()
-        version = chosen.current_version if chosen else None
-        sources = list(version.sources.values_list("pk", flat=True)) if version else []
-        alarms = alarms.filter(Q(plan__name=plan) | Q(source_id__in=sources))
-    if status == "active" or not status:
-        alarms = alarms.exclude(status=Alarm.Status.CLOSED)
-    elif status != "all":
-        alarms = alarms.filter(status=status)
-    if kind:
-        alarms = alarms.filter(kind=kind)
-    return alarms.order_by("-day", "-opened_at", "-pk")
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -128,10 +110,13 @@ def alarm_list(request: HttpRequest) -> HttpResponse:
         now = timezone.now()
         label = filters["plan"] or "all"
         return csv_response(
-            safe_filename(f"longtail-alarms-{label}-{filters['status']}-{now:%Y%m%dT%H%M%SZ}"),
-            f"# Longtail alarms · plan {label} · status {filters['status']}"
-            + (f" · kind {filters['kind']}" if filters["kind"] else "")
-            + f" · generated {now:%Y-%m-%d %H:%M:%S} UTC",
+            safe_filename(
+                "-".join(
+                    ["longtail-alarms", label, filters["status"]]
+                    + ([filters["kind"]] if filters["kind"] else [])
+                    + [f"{now:%Y%m%dT%H%M%SZ}"]
+                )
+            ),
             COLUMNS,
             (alarm_row(a) for a in alarms),
         )

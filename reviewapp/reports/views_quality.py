@@ -20,7 +20,7 @@ from django.views.decorators.http import require_safe
 
 from reviewapp.review.roles import QA_LEAD, has_role
 
-from .exports import Table, csv_response, export_filename, export_header
+from .exports import Table, csv_response, export_filename
 from .forms import ReportForm
 from .regression import DEFAULT_DAYS, regression_export, regression_window, regression_zip
 from .selectors_quality import agreement_report, cascade_report, shadow_report
@@ -41,7 +41,7 @@ def _form(request: HttpRequest) -> tuple[ReportForm, list[Any]]:
     return ReportForm.for_request(request.GET, plans=plans, with_by=False), plans
 
 
-def _csv(kind: str, title: str, table: Table, form: ReportForm, extra: str = "") -> HttpResponse:
+def _csv(kind: str, table: Table, form: ReportForm) -> HttpResponse:
     data = form.cleaned_data
     meta = {
         "plan": data["plan"],
@@ -51,7 +51,6 @@ def _csv(kind: str, title: str, table: Table, form: ReportForm, extra: str = "")
     }
     return csv_response(
         export_filename(kind, **meta),
-        export_header(title, **meta, extra=extra),
         table.columns,
         iter(table.rows),
     )
@@ -69,7 +68,7 @@ def agreement(request: HttpRequest) -> HttpResponse:
             name = request.GET.get("table", "")
             if name not in AGREEMENT_TABLES:
                 raise Http404("No such table.")
-            return _csv(f"agreement-{name}", AGREEMENT_TABLES[name], getattr(report, name), form)
+            return _csv(f"agreement-{name}", getattr(report, name), form)
         context.update(
             report=report,
             csv_query={name: _query(form, format="csv", table=name) for name in AGREEMENT_TABLES},
@@ -89,7 +88,7 @@ def shadow(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         report = shadow_report(plan=data["plan_obj"], start=data["start"], end=data["end"])
         if request.GET.get("format") == "csv":
-            return _csv("shadow", "shadow comparison per tier", report.table, form)
+            return _csv("shadow", report.table, form)
         context.update(report=report, csv_query=_query(form, format="csv"))
     return render(request, "reports/shadow.html", context)
 
@@ -110,13 +109,8 @@ def cascade(request: HttpRequest) -> HttpResponse:
         )
         tiers = {"cheap": report.cheap or "", "capable": report.capable or ""}
         if request.GET.get("format") == "csv":
-            return _csv(
-                "cascade",
-                "cascade threshold advice",
-                report.table,
-                form,
-                extra=f"cheap tier {tiers['cheap']} · capable tier {tiers['capable']}",
-            )
+            kind = f"cascade-{tiers['cheap']}-to-{tiers['capable']}"
+            return _csv(kind, report.table, form)
         context.update(
             report=report,
             csv_query=_query(form, format="csv", **tiers),

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_safe
 from reviewapp.review.models import Plan
 
 from . import trends
-from .exports import csv_response, export_filename, export_header
+from .exports import csv_response, export_filename
 from .forms import ReportForm
 from .selectors import default_plan, default_window
 from .views import _query, _readable_plans, _signed_in
@@ -59,7 +59,6 @@ def _csv(table_name: str, table: Any, *, plan: Plan, start: dt.date, end: dt.dat
     meta = {"plan": plan.name, "start": start, "end": end, "generated": timezone.now()}
     return csv_response(
         export_filename(f"trends-{table_name}", method=method, **meta),
-        export_header(TABLES[table_name], method=method, **meta),
         table.columns,
         iter(table.rows),
     )

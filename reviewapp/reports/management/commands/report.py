@@ -20,7 +20,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
-from reviewapp.reports.exports import Table, csv_lines, export_header
+from reviewapp.reports.exports import Table, csv_lines, report_title
 from reviewapp.reports.forms import ReportForm
 from reviewapp.reports.selectors import METHODS
 from reviewapp.reports.tables import BY_CHOICES, tier_report
@@ -124,7 +124,7 @@ class Command(BaseCommand):
             "method": data["method"],
         }
         report = SUBCOMMANDS[options["subcommand"]](params)
-        header = export_header(
+        header = report_title(
             report.title,
             plan=data["plan"],
             start=data["start"],
@@ -134,7 +134,7 @@ class Command(BaseCommand):
         fmt = options["format"]
         if fmt == "csv":
             # The download's bytes minus the BOM (a terminal or a pipe does not want it).
-            text = "".join(csv_lines(header, report.table.columns, report.table.rows))
+            text = "".join(csv_lines(report.table.columns, report.table.rows))
             self.stdout.write(text.lstrip("\ufeff"), ending="")
         elif fmt == "json":
             body = {
@@ -146,7 +146,7 @@ class Command(BaseCommand):
             }
             self.stdout.write(json.dumps(body, cls=DjangoJSONEncoder, indent=2, allow_nan=False))
         else:
-            self.stdout.write(header.lstrip("# "))
+            self.stdout.write(header)
             if report.table:
                 self.stdout.write(render_table(report.table))
             else:
