@@ -65,6 +65,11 @@ class AlreadyReviewed(ReviewError):
     """The reviewer has reviewed this item already (the API answers 409)."""
 
 
+class NoTraffic(ValueError):
+    """A day with no response in the plan's sources: nothing to sample, so no queue is built
+    (an empty queue would become every report's latest window and hide the real ones)."""
+
+
 # --- plans ----------------------------------------------------------------------------------
 
 # The largest daily budget or stratum bound: what a PositiveIntegerField holds on every database
@@ -382,7 +387,8 @@ def queue_build(
     *, plan: Plan, day: dt.date, seed: int | None = None, user: Any = None
 ) -> tuple[Queue, bool]:
     """Build the plan's probability queue for `day`; (queue, created). Building the same
-    (plan, day) again returns the existing queue untouched."""
+    (plan, day) again returns the existing queue untouched; a day without traffic raises
+    NoTraffic and builds nothing."""
     existing = Queue.objects.filter(plan=plan, day=day, kind=Queue.Kind.PROBABILITY).first()
     if existing:
         return existing, False
@@ -391,6 +397,11 @@ def queue_build(
         raise ValueError(f"plan {plan.name} has no version yet")
     seed = _seed_for(plan, day) if seed is None else seed
     design = plan_design(version=version, day=day)
+    if len(design.response_ids) == 0:
+        raise NoTraffic(
+            f"No traffic in plan {plan.name}'s sources on {day:%Y-%m-%d} (UTC): nothing to "
+            "review, so no queue was built. Choose a day with responses."
+        )
     sample = draw(design.strata.codes, design.allocation.n, seed=seed)
     rng = np.random.default_rng([seed, 1])
     keys = design.strata.keys()
