@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from reviewapp.responses.models import Response
 from reviewapp.review.roles import QA_LEAD, REVIEWER, VIEWER
 
+DEMO_URL = "http://127.0.0.1:8000/"
 DEMO_USERS = (
     ("admin", "admin-demo-pass", None),
     ("reviewer", "reviewer-demo-pass", REVIEWER),
@@ -31,8 +32,17 @@ class Command(BaseCommand):
             dest="review_budget",
             help="daily budget of the demo's default plan (0: no plan, no oracle reviews)",
         )
+        parser.add_argument(
+            "--logins-only",
+            action="store_true",
+            help="only print the address and the demo logins (make run's last words)",
+        )
+        parser.add_argument("--no-logins", action="store_true", help="do not print the logins")
 
     def handle(self, *args: object, **options: object) -> None:
+        if options["logins_only"]:
+            self._print_logins()
+            return
         user_model = get_user_model()
         for username, password, role in DEMO_USERS:
             user, _ = user_model.objects.get_or_create(username=username)
@@ -63,6 +73,11 @@ class Command(BaseCommand):
             from reviewapp.reports.oracle import demo_review
 
             demo_review(budget=int(options["review_budget"]), stdout=self.stdout)  # type: ignore[call-overload]
-        self.stdout.write("\nDemo logins (http://127.0.0.1:8000/login/):")
+        if not options["no_logins"]:
+            self._print_logins()
+
+    def _print_logins(self) -> None:
+        self.stdout.write(f"\nLongtail: {DEMO_URL} (Ctrl-C stops the server)\nDemo logins:")
         for username, password, role in DEMO_USERS:
             self.stdout.write(f"  {username:<9} {password:<20} {role or 'admin (superuser)'}")
+        self.stdout.write("")
