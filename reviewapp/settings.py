@@ -138,6 +138,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "reviewapp.review.context_processors.roles",
+                "reviewapp.reports.context_processors.reports_menu",
             ],
         },
     },
