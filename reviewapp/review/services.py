@@ -135,6 +135,8 @@ def plan_config_clean(config: dict[str, Any]) -> dict[str, Any]:
             not isinstance(v, int | float) or v < 0 for v in values.values()
         ):
             raise ValueError(f"{key}: an object of non-negative numbers")
+    for key in clean["oversampling"]:
+        _oversampling_key_check(key, dimensions)
     targets = clean.setdefault("targets", {})
     if not isinstance(targets, dict) or any(
         not isinstance(v, int | float) or not 0 < v < 1 for v in targets.values()
@@ -362,6 +364,30 @@ def _stratum_totals(strata: Strata, columns: dict[str, np.ndarray]) -> dict[str,
         )
         totals[f"{name}_count"] = np.bincount(strata.codes[known], minlength=strata.n_strata)
     return totals
+
+
+def _oversampling_key_check(key: str, dimensions: list[str]) -> None:
+    """Refuse an oversampling key that could match nothing for a reason the QA lead can fix: a
+    clause naming a dimension the plan does not stratify by (it used to be ignored silently),
+    or a full stratum key with the wrong number of parts."""
+    named = ", ".join(dimensions)
+    if "=" not in key:
+        parts = key.split("|")
+        if len(parts) != len(dimensions) or not all(p.strip() for p in parts):
+            raise ValueError(
+                f"oversampling: “{key}” is neither “dimension=value” clauses joined by “&” nor "
+                f"a full stratum key with one value per dimension ({'|'.join(dimensions)})"
+            )
+        return
+    for clause in key.split("&"):
+        dimension, sep, value = clause.partition("=")
+        if not sep or not value.strip():
+            raise ValueError(f"oversampling: “{clause}” in “{key}” is not “dimension=value”")
+        if dimension.strip() not in dimensions:
+            raise ValueError(
+                f"oversampling: “{key}” names the dimension “{dimension.strip()}”, which this "
+                f"plan does not stratify by; its dimensions are {named}"
+            )
 
 
 def _matches(strata: Strata, pattern: str) -> np.ndarray:
