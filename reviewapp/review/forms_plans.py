@@ -17,7 +17,7 @@ from reviewapp.responses.models import Source
 
 from .models import ALLOCATIONS, DEFAULT_FAILURE_TAGS, Plan, PlanVersion, Review
 from .roles import REVIEWER
-from .selectors import traffic_tiers
+from .selectors import traffic_labels
 from .services import PLAN_FIELDS, plan_config_clean
 
 DIMENSION_CHOICES = [
@@ -159,7 +159,8 @@ class PlanForm(forms.Form):
             self.fields["name"].disabled = True
             self.fields["name"].initial = plan.name
         # Tiers come from the traffic, not from typing: "Cheap" for "cheap" planned nothing.
-        self.traffic_tiers = traffic_tiers(sources=list(self.fields["sources"].queryset))
+        self.traffic = traffic_labels(sources=list(self.fields["sources"].queryset))
+        self.traffic_tiers = self.traffic["tier"]
         self.fields["planner_tier"].choices = [("", "—")] + [(t, t) for t in self.traffic_tiers]
         if self.traffic_tiers:
             tiers = ", ".join(self.traffic_tiers)
@@ -213,7 +214,20 @@ class PlanForm(forms.Form):
         return _mapping(self.cleaned_data["manual_quotas"], number=int)
 
     def clean_oversampling(self) -> dict[str, Any]:
-        return _mapping(self.cleaned_data["oversampling"])
+        """As typed; a "tier=…" or "segment=…" clause naming a value the traffic does not have
+        is refused with the values it has (the dimension names are checked by
+        plan_config_clean, for the API too)."""
+        weights = _mapping(self.cleaned_data["oversampling"])
+        for key in weights:
+            for clause in key.split("&") if "=" in key else ():
+                dimension, _, value = (part.strip() for part in clause.partition("="))
+                known = self.traffic.get(dimension) or []
+                if known and value not in known:
+                    raise forms.ValidationError(
+                        f"“{key}”: no traffic of {dimension} “{value}” in the sources; "
+                        f"their {dimension}s are {', '.join(known)}."
+                    )
+        return weights
 
     def clean_targets(self) -> dict[str, Any]:
         """Percentages ("cheap: 93"), or shares for values up to 1 ("cheap: 0.93"), stored as

@@ -230,18 +230,26 @@ def latest_traffic_day(*, sources: list[Source]) -> dt.date | None:
     return latest.astimezone(dt.UTC).date() if latest else None
 
 
-def traffic_tiers(*, sources: list[Source]) -> list[str]:
-    """The tiers in the latest day of traffic of `sources` (the day the preview describes):
-    what the plan form offers for targets and the planner. One day, read by the
+def traffic_labels(*, sources: list[Source]) -> dict[str, list[str]]:
+    """The tiers and segments in the latest day of traffic of `sources` (the day the preview
+    describes), as the strata name them ("(none)" for no segment): what the plan form offers
+    and checks targets, the planner and oversampling keys against. One day, read by the
     (source, timestamp) index, so it stays cheap on a large table."""
     day = latest_traffic_day(sources=sources)
     if day is None:
-        return []
+        return {"tier": [], "segment": []}
     start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
-    tiers = Response.objects.filter(
-        source__in=sources, timestamp__gte=start, timestamp__lt=start + dt.timedelta(days=1)
-    ).values_list("tier", flat=True)
-    return sorted(set(tiers.distinct()))
+    pairs = set(
+        Response.objects.filter(
+            source__in=sources, timestamp__gte=start, timestamp__lt=start + dt.timedelta(days=1)
+        )
+        .values_list("tier", "segment")
+        .distinct()
+    )
+    return {
+        "tier": sorted({tier for tier, _ in pairs}),
+        "segment": sorted({segment or "(none)" for _, segment in pairs}),
+    }
 
 
 def _points(half_width: float | None) -> float | None:

@@ -31,7 +31,7 @@ def test_a_qa_lead_creates_previews_saves_and_builds(
     page.fill("textarea[name=oversampling]", "tier=cheap&uncertainty=high: 2")
     page.fill("textarea[name=targets]", "cheap: 0.93\ncapable: 0.97")
     page.check(f"input[name=reviewers][value='{reviewer.pk}']")
-    page.fill("input[name=planner_tier]", "cheap")
+    page.select_option("select[name=planner_tier]", "cheap")
     page.fill("input[name=planner_points]", "8")
     url_before = page.url
     page.click("button[value=preview]")

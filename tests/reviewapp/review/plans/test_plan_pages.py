@@ -84,6 +84,7 @@ def test_it_lists_plans_with_version_and_last_queue(client, qa_lead, plan):
         ({"targets": "Cheap: 93"}, "targets", "No traffic of tier Cheap"),
         ({"oversampling": "tier=cheap&band=high: 3"}, "oversampling", "dimensions are tier, "),
         ({"oversampling": "cheap|high: 3"}, "oversampling", "one value per dimension"),
+        ({"oversampling": "tier=Cheap: 3"}, "oversampling", "tiers are capable, cheap"),
         ({"planner_tier": "Cheap", "action": "preview"}, "planner_tier", "valid choice"),
         ({"overlap_share": "0.9"}, "overlap_share", "between 0 and 0.5"),
         ({"dimensions": []}, "dimensions", "choose from"),
