@@ -132,6 +132,9 @@ def plan_detail(request: HttpRequest, name: str) -> HttpResponse:
             "versions": plan.versions.prefetch_related("sources").select_related("created_by"),
             "queues": queue_rows(queues=plan.queues.all()),
             "build_form": BuildQueueForm(initial={"day": yesterday}),
+            "latest_traffic_day": selectors.latest_traffic_day(
+                sources=list(plan.current_version.sources.all()) if plan.current_version else []
+            ),
             "adhoc_form": AdhocQueueForm(),
         },
     )

@@ -175,6 +175,7 @@ def test_build_queue_on_an_empty_day_builds_nothing_and_keeps_the_reports(
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     # The pre-filled day is yesterday: the scenario has no traffic then.
     assert page.input_value("#build-form input[name=day]") == f"{yesterday}"
+    assert page.inner_text("#latest-traffic-day") == f"{last}"  # named beside the button
     page.click("#build-form button[type=submit]")
     page.wait_for_load_state()
     message = page.inner_text("[role=status]")
