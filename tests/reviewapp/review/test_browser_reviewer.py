@@ -60,6 +60,16 @@ def test_a_reviewer_scores_twenty_items_from_the_keyboard(
     assert page.locator("#queue-done").count() == 0
 
     save_screenshot(page, "reviewer")
+    # The same page on a phone: the answers stack and nothing scrolls sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert (
+        page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        == 0
+    )
+    save_screenshot(page, "reviewer-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
     # `?` shows the keys, Escape hides them.
     page.keyboard.press("?")
     assert page.is_visible("#keys")
