@@ -16,14 +16,14 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 # The demo's progress lines only (LOG_LEVEL=WARNING hides the per-request and per-task INFO
-# lines), so that `run` ends with the address and the logins, not hundreds of lines above.
+# lines); serve_demo prints the address and the logins once the server listens, so they are
+# the last lines of `make run`, not hundreds of lines above.
 demo: $(STAMP)
 	$(BIN)/python manage.py migrate --verbosity 0
 	LOG_LEVEL=WARNING $(BIN)/python manage.py setup_demo --no-logins
 
 run: demo
-	@$(BIN)/python manage.py setup_demo --logins-only
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	DJANGO_RUNSERVER_HIDE_WARNING=true $(BIN)/python manage.py serve_demo 127.0.0.1:8000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

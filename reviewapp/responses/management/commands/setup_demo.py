@@ -33,16 +33,12 @@ class Command(BaseCommand):
             help="daily budget of the demo's default plan (0: no plan, no oracle reviews)",
         )
         parser.add_argument(
-            "--logins-only",
+            "--no-logins",
             action="store_true",
-            help="only print the address and the demo logins (make run's last words)",
+            help="do not print the logins (make run: serve_demo prints them once serving)",
         )
-        parser.add_argument("--no-logins", action="store_true", help="do not print the logins")
 
     def handle(self, *args: object, **options: object) -> None:
-        if options["logins_only"]:
-            self._print_logins()
-            return
         user_model = get_user_model()
         for username, password, role in DEMO_USERS:
             user, _ = user_model.objects.get_or_create(username=username)
@@ -74,10 +70,14 @@ class Command(BaseCommand):
 
             demo_review(budget=int(options["review_budget"]), stdout=self.stdout)  # type: ignore[call-overload]
         if not options["no_logins"]:
-            self._print_logins()
+            self.stdout.write(demo_logins(DEMO_URL))
 
-    def _print_logins(self) -> None:
-        self.stdout.write(f"\nLongtail: {DEMO_URL} (Ctrl-C stops the server)\nDemo logins:")
-        for username, password, role in DEMO_USERS:
-            self.stdout.write(f"  {username:<9} {password:<20} {role or 'admin (superuser)'}")
-        self.stdout.write("")
+
+def demo_logins(url: str) -> str:
+    """The address and the demo logins, as the last words of `make run`."""
+    lines = [f"\nLongtail: {url}  (sign in with one of these; Ctrl-C stops the server)"]
+    lines += [
+        f"  {username:<9} {password:<20} {role or 'admin (superuser)'}"
+        for username, password, role in DEMO_USERS
+    ]
+    return "\n".join(lines)
