@@ -72,3 +72,41 @@ def test_tokens_create_list_revoke(qa_lead):
     assert token_authenticate(key) is None
     with pytest.raises(CommandError, match="has no token 999"):
         run("tokens", "revoke", "quinn", "999")
+
+
+def test_recompute_alarms_for_a_day_range(reviewer, settings):
+    import datetime as dt
+
+    from reviewapp.reports.models import Alarm
+
+    from .reports.alarm_factory import START, add_day, flags, make_plan
+
+    settings.LONGTAIL = {**settings.LONGTAIL, "ALARM_EMAILS": [], "ALARM_WEBHOOK_URL": ""}
+    plan = make_plan(targets={"cheap": 0.95})
+    for offset in range(2):  # two days where cheap is 75 % right, against a 95 % target
+        add_day(
+            plan,
+            START + dt.timedelta(days=offset),
+            [("cheap", "low", 1000, flags(40, 10))],
+            reviewer=reviewer,
+        )
+    out = run("recompute_alarms", "--plan", plan.name, "--since", str(START), "--until", str(START))
+    assert f"1 queue day(s), {START} to {START}" in out
+    assert f"  {START}  cheap  " in out and "Below target" in out
+    assert Alarm.objects.filter(kind="below_target").count() == 1
+    # Again, over both days: the first day's alarm is refreshed, not doubled.
+    run("recompute_alarms", "--plan", plan.name, "--since", str(START))
+    assert Alarm.objects.filter(kind="below_target").count() == 2
+    assert "nothing to compute" in run(
+        "recompute_alarms", "--plan", plan.name, "--since", "2030-01-01"
+    )
+    with pytest.raises(CommandError, match="is after --until"):
+        run(
+            "recompute_alarms",
+            "--plan",
+            plan.name,
+            "--since",
+            "2025-03-05",
+            "--until",
+            "2025-03-01",
+        )
