@@ -3,7 +3,6 @@ it answers. The menu's "Reports" opens it, so every report is two clicks from an
 
 from __future__ import annotations
 
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -11,12 +10,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from .catalogue import readable_pages
+from .views import _signed_in
 
 
+@_signed_in
 @require_safe
 def hub(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
     pages = readable_pages(user=request.user)
     if not pages:
         raise PermissionDenied("Your role does not allow reports.")

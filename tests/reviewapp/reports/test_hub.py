@@ -62,4 +62,4 @@ def test_outsiders_get_403_and_anonymous_users_the_login_page(client, outsider):
     assert client.get("/reports/all/").status_code == 302
     client.force_login(outsider)
     assert client.get("/reports/all/").status_code == 403
-    assert client.post("/reports/all/").status_code == 405
+    assert client.post("/reports/all/").status_code == 405  # read-only
