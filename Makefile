@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DEBUG ?= 1
 
-.PHONY: run test lint format check-migrations typecheck setup demo clean
+.PHONY: run test lint format check-migrations typecheck setup demo screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,13 +15,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The demo's progress lines only (LOG_LEVEL=WARNING hides the per-request and per-task INFO
+# lines); serve_demo prints the address and the logins once the server listens, so they are
+# the last lines of `make run`, not hundreds of lines above.
 demo: $(STAMP)
 	$(BIN)/python manage.py migrate --verbosity 0
-	$(BIN)/python manage.py setup_demo
+	LOG_LEVEL=WARNING $(BIN)/python manage.py setup_demo --no-logins
 
 run: demo
-	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop)"
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	DJANGO_RUNSERVER_HIDE_WARNING=true $(BIN)/python manage.py serve_demo 127.0.0.1:8000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -41,6 +43,11 @@ check-migrations: $(STAMP)
 test: lint typecheck check-migrations
 	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$status
+
+# The README's screenshots: the browser tests, allowed to write docs/screenshots/ (`make test`
+# never writes there, so it leaves `git status` clean).
+screenshots: $(STAMP)
+	LONGTAIL_SCREENSHOTS=1 $(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) longtail.sqlite3* staticfiles .pytest_cache .ruff_cache .mypy_cache

@@ -77,7 +77,7 @@ def _text(rng: random.Random, low: int, high: int) -> str:
 
 
 def generate(n: int, *, embeddings: int = 0, seed: int = 1) -> Iterator[dict[str, Any]]:
-    """N response records as a production log would hold them (shared/schema/response)."""
+    """N response records as a production log would hold them (docs/schema/response)."""
     import numpy as np
 
     rng = random.Random(seed)

@@ -1,13 +1,13 @@
 """Simulated production stream of a routed LLM support agent (the "seed" Pareto trap).
 
-The simulator reproduces the story in ``shared/reference/seed-pareto-trap.txt``: a router sends
+The simulator reproduces the story of ``docs/design.md`` ("The problem it answers"): a router sends
 65 % of about 40,000 daily answers to a cheap tier (a quarter of the capable tier's cost); from
 day 14 a growing share of cheap-tier traffic (up to 20 % at day 70) carries *hidden intents*
 (fraud, reconciliation, billing-cycle changes) written to look like billing questions, which
 the cheap model answers confidently and wrongly; a product launch brings queries unlike the
 reference set. The ``stable`` scenario is the same without the drift and the launch.
 
-It emits the shared record formats (``shared/schema/response.schema.json``,
+It emits the shared record formats (``docs/schema/response.schema.json``,
 ``feedback.schema.json``, ``reference.schema.json``) plus per-response ground truth kept apart
 (``truth.jsonl``: ``{"id", "correct", "hidden_intent", "topic", "launch", "day"}``).
 

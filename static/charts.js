@@ -62,12 +62,23 @@
     return o;
   }
 
-  function accuracyConfig(s, i) {
+  // A sparse point (fewer reviews than trend.min_reviews) keeps its estimate, faded and
+  // hollow, but no band: its interval would span most of the axis. The tooltip says why.
+  function accuracyConfig(s, i, axis, minReviews) {
     var color = PALETTE[i % PALETTE.length];
+    var sparse = s.sparse || [];
     var acc = s.accuracy.map(pct);
-    var datasets = band("95% interval", s.low.map(pct), s.high.map(pct), color).concat([
+    var keep = function (v, j) { return sparse[j] ? null : v; };
+    var faded = alpha(color, 0.35);
+    var datasets = band("95% interval", s.low.map(pct).map(keep), s.high.map(pct).map(keep), color).concat([
       { label: "Accuracy (" + s.tier + ")", data: acc, borderColor: color,
-        backgroundColor: color, pointRadius: 3, spanGaps: false },
+        backgroundColor: acc.map(function (v, j) { return sparse[j] ? "#fff" : color; }),
+        pointBorderColor: acc.map(function (v, j) { return sparse[j] ? faded : color; }),
+        pointRadius: 3, spanGaps: false,
+        segment: { borderColor: function (ctx) {
+          return sparse[ctx.p0DataIndex] || sparse[ctx.p1DataIndex] ? faded : color; },
+          borderDash: function (ctx) {
+          return sparse[ctx.p0DataIndex] || sparse[ctx.p1DataIndex] ? [4, 4] : undefined; } } },
     ]);
     if (s.target !== null && s.target !== undefined) {
       datasets.push({ label: "Target", data: constant(s.labels, pct(s.target)),
@@ -78,8 +89,16 @@
         borderColor: ALARM, backgroundColor: ALARM,
         data: s.alarms.map(function (n, j) { return n > 0 ? (acc[j] !== null ? acc[j] : pct(s.low[j])) : null; }) });
     }
-    return { type: "line", data: { labels: s.labels, datasets: datasets },
-             options: options("Accuracy (%)", { suggestedMax: 100 }) };
+    var o = options("Accuracy (%)", axis ? { min: axis.min, max: axis.max } : { suggestedMax: 100 });
+    o.plugins.tooltip.callbacks = {
+      footer: function (items) {
+        var j = items.length ? items[0].dataIndex : -1;
+        if (j < 0 || !s.reviews) { return ""; }
+        return s.reviews[j] + " reviews" + (sparse[j] ? ": fewer than " + minReviews +
+          ", too few for a useful interval (faded, no band)" : "");
+      },
+    };
+    return { type: "line", data: { labels: s.labels, datasets: datasets }, options: o };
   }
 
   function feedbackConfig(s) {
@@ -147,7 +166,7 @@
       var kind = canvas.dataset.chart;
       var i = Number(canvas.dataset.index || 0);
       if (kind === "accuracy" && trend && trend.accuracy[i]) {
-        draw(canvas, accuracyConfig(trend.accuracy[i], i));
+        draw(canvas, accuracyConfig(trend.accuracy[i], i, trend.accuracy_axis, trend.min_reviews));
       } else if (kind === "feedback" && trend && trend.feedback[i]) {
         draw(canvas, feedbackConfig(trend.feedback[i]));
       } else if (kind === "drift" && trend) {

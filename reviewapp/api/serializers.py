@@ -26,7 +26,7 @@ class ShadowSerializer(serializers.Serializer):
 
 
 class ResponseRecordSerializer(serializers.Serializer):
-    """One production response (shared/schema/response.schema.json). Unknown top-level fields
+    """One production response (docs/schema/response.schema.json). Unknown top-level fields
     are kept under metadata."""
 
     id = serializers.CharField(
@@ -87,7 +87,7 @@ class ResponseRecordSerializer(serializers.Serializer):
 
 
 class FeedbackRecordSerializer(serializers.Serializer):
-    """A thumbs or handoff event (shared/schema/feedback.schema.json), joined to its response by
+    """A thumbs or handoff event (docs/schema/feedback.schema.json), joined to its response by
     response_id within the same source, now or when the response arrives."""
 
     id = serializers.CharField(

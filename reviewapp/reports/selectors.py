@@ -361,13 +361,19 @@ def default_plan(plans: Sequence[Plan]) -> Plan | None:
 def default_window(
     *, plan: Plan, days: int = DEFAULT_WINDOW_DAYS
 ) -> tuple[dt.date, dt.date] | None:
-    """The last `days` days ending on the plan's latest probability queue; None without one."""
+    """The last `days` days ending on the latest day whose probability queue has a review (a
+    queue built but not yet reviewed, or built empty, must not blank every report); without
+    any review, ending on the latest probability queue; None without a queue."""
+    from django.db.models import Exists, OuterRef
+
+    queues = Queue.objects.filter(plan=plan, kind=Queue.Kind.PROBABILITY).order_by("-day")
     last = (
-        Queue.objects.filter(plan=plan, kind=Queue.Kind.PROBABILITY)
-        .order_by("-day")
+        queues.filter(Exists(Review.objects.filter(item__queue=OuterRef("pk"))))
         .values_list("day", flat=True)
         .first()
     )
+    if last is None:
+        last = queues.values_list("day", flat=True).first()
     if last is None:
         return None
     return last - dt.timedelta(days=days - 1), last

@@ -72,6 +72,15 @@ def periods(start: dt.date, end: dt.date, period: str = "day") -> list[Period]:
 # --------------------------------------------------------------------------- accuracy
 
 
+# A point estimated from fewer reviews than this is drawn faded, without its interval band:
+# with a dozen reviews a 95 % interval spans 20–40 points (0–100 % near p̂ = 0.5) and the band
+# hides every other point on the chart. The table keeps its numbers.
+MIN_REVIEWS_PER_POINT = 20
+# The accuracy charts of all tiers share one y-axis: from the lowest well-estimated interval
+# edge or target, rounded down to this step, to 100 %.
+AXIS_STEP = 0.05
+
+
 @dataclass(frozen=True)
 class AccuracyPoint:
     tier: str
@@ -382,7 +391,9 @@ def chart_data(
     *,
     drift_alarms: list[tuple[str, str, dt.date]] | None = None,
 ) -> dict[str, Any]:
-    """What static/charts.js draws, as plain JSON-able values (put in the page by json_script)."""
+    """What static/charts.js draws, as plain JSON-able values (put in the page by json_script).
+    Accuracy points with fewer than MIN_REVIEWS_PER_POINT reviews are flagged `sparse` (drawn
+    faded, without a band); `accuracy_axis` is the one y-range every tier's chart uses."""
     by_tier: dict[str, list[AccuracyPoint]] = defaultdict(list)
     for a in accuracy:
         by_tier[a.tier].append(a)
@@ -405,9 +416,13 @@ def chart_data(
                 "high": [_r(p.ci_high) for p in points],
                 "target": points[0].target,
                 "alarms": [p.alarms for p in points],
+                "reviews": [p.reviewed for p in points],
+                "sparse": [p.reviewed < MIN_REVIEWS_PER_POINT for p in points],
             }
             for tier, points in by_tier.items()
         ],
+        "accuracy_axis": accuracy_axis(accuracy),
+        "min_reviews": MIN_REVIEWS_PER_POINT,
         "feedback": [
             {
                 "tier": tier,
@@ -440,6 +455,22 @@ def chart_data(
             ],
         },
     }
+
+
+def accuracy_axis(points: list[AccuracyPoint]) -> dict[str, float]:
+    """The y-range, in %, shared by every tier's accuracy chart so that tiers compare at a
+    glance: 100 at the top; at the bottom the lowest estimate, target, or interval edge of a
+    point with enough reviews (a sparse point's band is not drawn, and its wide interval would
+    flatten the others), rounded down to AXIS_STEP and at least one step below the top."""
+    values = [p.target for p in points if p.target is not None]
+    values += [p.accuracy for p in points if p.accuracy is not None]
+    values += [
+        p.ci_low for p in points if p.reviewed >= MIN_REVIEWS_PER_POINT and p.ci_low is not None
+    ]
+    low = min(values, default=0.0)
+    steps = int(np.floor(max(0.0, low) / AXIS_STEP + 1e-9))
+    bottom = min(steps * AXIS_STEP, 1.0 - AXIS_STEP)
+    return {"min": round(100 * bottom, 1), "max": 100.0}
 
 
 def histogram_chart(histogram: Histogram) -> dict[str, Any]:

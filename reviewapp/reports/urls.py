@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views, views_alarms, views_quality, views_trends
+from . import views, views_alarms, views_hub, views_quality, views_trends
 
 app_name = "reports"
 
@@ -31,4 +31,5 @@ urlpatterns = [
     path("shadow/", views_quality.shadow, name="shadow"),
     path("cascade/", views_quality.cascade, name="cascade"),
     path("regression.zip", views_quality.regression_download, name="regression"),
+    path("all/", views_hub.hub, name="hub"),
 ]

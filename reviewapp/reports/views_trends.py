@@ -36,9 +36,10 @@ TABLES = {"accuracy": "accuracy trend", "feedback": "feedback rates", "drift": "
 
 
 class TrendsForm(ReportForm):
-    """The report parameters plus `period` (day | week); the window defaults to 28 days."""
+    """The report parameters plus `period` (week, the default, | day); the window defaults to
+    28 days."""
 
-    period = forms.ChoiceField(choices=[("day", "Daily"), ("week", "Weekly (ISO)")])
+    period = forms.ChoiceField(choices=[("week", "Weekly (ISO)"), ("day", "Daily")])
 
     @classmethod
     def for_request(cls, query: Any, *, plans: list[Plan], with_by: bool = False) -> ReportForm:
@@ -51,7 +52,9 @@ class TrendsForm(ReportForm):
                 data.setdefault("start", window[0].isoformat())
                 data.setdefault("end", window[1].isoformat())
         form = super().for_request(data, plans=plans, with_by=False)
-        form.data = {**form.data, "period": query.get("period") or "day"}
+        # Weekly by default: a week holds about seven days of reviews, so its interval is
+        # readable where a day's often spans half the axis.
+        form.data = {**form.data, "period": query.get("period") or "week"}
         return form
 
 

@@ -51,7 +51,7 @@ class Source(models.Model):
 
 
 class Response(models.Model):
-    """One answer served in production (shared/schema/response.schema.json)."""
+    """One answer served in production (docs/schema/response.schema.json)."""
 
     # No index of its own: the unique (source, external_id) and (source, timestamp) cover it,
     # and every index is one more write per ingested row.

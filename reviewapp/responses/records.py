@@ -1,4 +1,4 @@
-"""The shape of an incoming record (shared/schema/*.json), validated by msgspec.
+"""The shape of an incoming record (docs/schema/*.json), validated by msgspec.
 
 A record arrives as a dict (parsed JSON line, CSV row, API item, pulled page item). `validate_*`
 turns it into a typed struct or raises `RecordError` with the field and a sentence a person

@@ -17,6 +17,7 @@ from reviewapp.responses.models import Source
 
 from .models import ALLOCATIONS, DEFAULT_FAILURE_TAGS, Plan, PlanVersion, Review
 from .roles import REVIEWER
+from .selectors import traffic_labels
 from .services import PLAN_FIELDS, plan_config_clean
 
 DIMENSION_CHOICES = [
@@ -119,9 +120,9 @@ class PlanForm(forms.Form):
     )
     targets = forms.CharField(
         required=False,
-        label="Target accuracy per tier",
+        label="Target accuracy per tier (%)",
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="One per line: “cheap: 0.93”.",
+        help_text="One per line: “cheap: 93”. A value of 1 or less is read as a share (0.93).",
     )
     blind = forms.BooleanField(
         required=False, initial=True, help_text="Hide tier, model, confidence and stratum."
@@ -139,13 +140,13 @@ class PlanForm(forms.Form):
     )
     reviewers_see_reports = forms.BooleanField(required=False)
     # The planner: not part of the design, only of the preview.
-    planner_tier = forms.CharField(required=False, label="Target half-width for tier")
+    planner_tier = forms.ChoiceField(required=False, label="Target half-width for tier")
     planner_points = forms.FloatField(
         required=False,
         min_value=0.1,
         max_value=50,
-        label="± points",
-        help_text="e.g. 3 for ±3 points (a 95 % interval).",
+        label="± percentage points",
+        help_text="e.g. 3 for a 95 % interval of ± 3 points.",
     )
 
     def __init__(self, *args: Any, plan: Plan | None = None, **kwargs: Any) -> None:
@@ -157,6 +158,13 @@ class PlanForm(forms.Form):
         if plan is not None:
             self.fields["name"].disabled = True
             self.fields["name"].initial = plan.name
+        # Tiers come from the traffic, not from typing: "Cheap" for "cheap" planned nothing.
+        self.traffic = traffic_labels(sources=list(self.fields["sources"].queryset))
+        self.traffic_tiers = self.traffic["tier"]
+        self.fields["planner_tier"].choices = [("", "—")] + [(t, t) for t in self.traffic_tiers]
+        if self.traffic_tiers:
+            tiers = ", ".join(self.traffic_tiers)
+            self.fields["targets"].help_text += f" Tiers in the traffic: {tiers}."
 
     @classmethod
     def initial_for(cls, plan: Plan) -> dict[str, Any]:
@@ -181,7 +189,7 @@ class PlanForm(forms.Form):
             oversampling=_mapping_text(version.oversampling),
             overlap_share=version.overlap_share,
             gold_share=version.gold_share,
-            targets=_mapping_text(version.targets),
+            targets=_mapping_text({k: round(100 * v, 2) for k, v in version.targets.items()}),
             blind=version.blind,
             failure_tags="\n".join(version.failure_tags),
             reviewers_see_reports=version.reviewers_see_reports,
@@ -206,10 +214,39 @@ class PlanForm(forms.Form):
         return _mapping(self.cleaned_data["manual_quotas"], number=int)
 
     def clean_oversampling(self) -> dict[str, Any]:
-        return _mapping(self.cleaned_data["oversampling"])
+        """As typed; a "tier=…" or "segment=…" clause naming a value the traffic does not have
+        is refused with the values it has (the dimension names are checked by
+        plan_config_clean, for the API too)."""
+        weights = _mapping(self.cleaned_data["oversampling"])
+        for key in weights:
+            for clause in key.split("&") if "=" in key else ():
+                dimension, _, value = (part.strip() for part in clause.partition("="))
+                known = self.traffic.get(dimension) or []
+                if known and value not in known:
+                    raise forms.ValidationError(
+                        f"“{key}”: no traffic of {dimension} “{value}” in the sources; "
+                        f"their {dimension}s are {', '.join(known)}."
+                    )
+        return weights
 
     def clean_targets(self) -> dict[str, Any]:
-        return _mapping(self.cleaned_data["targets"])
+        """Percentages ("cheap: 93"), or shares for values up to 1 ("cheap: 0.93"), stored as
+        shares; a tier the sources' traffic does not have is refused with the ones it has."""
+        targets = {}
+        for tier, value in _mapping(self.cleaned_data["targets"]).items():
+            share = value / 100 if value > 1 else value
+            if not 0 < share < 1:
+                raise forms.ValidationError(
+                    f"{tier}: {value:g} is not a target between 0 and 100 %."
+                )
+            targets[tier] = round(share, 6)
+        unknown = [t for t in targets if self.traffic_tiers and t not in self.traffic_tiers]
+        if unknown:
+            raise forms.ValidationError(
+                f"No traffic of tier {', '.join(unknown)} in the sources; "
+                f"their tiers are {', '.join(self.traffic_tiers)}."
+            )
+        return targets
 
     def clean_failure_tags(self) -> list[str]:
         lines = [t.strip() for t in self.cleaned_data["failure_tags"].splitlines()]

@@ -230,6 +230,33 @@ def latest_traffic_day(*, sources: list[Source]) -> dt.date | None:
     return latest.astimezone(dt.UTC).date() if latest else None
 
 
+def traffic_labels(*, sources: list[Source]) -> dict[str, list[str]]:
+    """The tiers and segments in the latest day of traffic of `sources` (the day the preview
+    describes), as the strata name them ("(none)" for no segment): what the plan form offers
+    and checks targets, the planner and oversampling keys against. One day, read by the
+    (source, timestamp) index, so it stays cheap on a large table."""
+    day = latest_traffic_day(sources=sources)
+    if day is None:
+        return {"tier": [], "segment": []}
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+    pairs = set(
+        Response.objects.filter(
+            source__in=sources, timestamp__gte=start, timestamp__lt=start + dt.timedelta(days=1)
+        )
+        .values_list("tier", "segment")
+        .distinct()
+    )
+    return {
+        "tier": sorted({tier for tier, _ in pairs}),
+        "segment": sorted({segment or "(none)" for _, segment in pairs}),
+    }
+
+
+def _points(half_width: float | None) -> float | None:
+    """A half-width as percentage points, rounded for people (0.0498 → 5.0)."""
+    return None if half_width is None else round(100 * float(half_width), 1)
+
+
 @dataclass
 class PlanPreview:
     day: dt.date | None
@@ -241,6 +268,7 @@ class PlanPreview:
     uncertainty_cuts: tuple[float, ...] = ()
     uncertainty_from_reference: bool = True
     ood_cuts: tuple[float, ...] = ()
+    overall_half_width_points: float | None = None
     strata: list[dict[str, Any]] = field(default_factory=list)
     tiers: list[dict[str, Any]] = field(default_factory=list)
     overall_half_width: float | None = None
@@ -285,9 +313,10 @@ def plan_preview(
         method=clean["allocation"],
         # plan_design lowers the floor to 2 when the budget cannot give every stratum its minimum.
         floor_lowered=bool(np.any((smin <= N) & (n < smin))),
-        uncertainty_cuts=design.bands["uncertainty"].cuts,
+        # Three significant figures: a reference quantile is 0.323, not 0.32341090000000006.
+        uncertainty_cuts=tuple(float(f"{c:.3g}") for c in design.bands["uncertainty"].cuts),
         uncertainty_from_reference=not clean["uncertainty_cuts"],
-        ood_cuts=design.bands["ood"].cuts,
+        ood_cuts=tuple(float(f"{c:.3g}") for c in design.bands["ood"].cuts),
         reviews_in_history=float(successes.sum() + failures.sum()),
     )
     for h, key in enumerate(keys):
@@ -303,6 +332,7 @@ def plan_preview(
         )
     if len(N):
         preview.overall_half_width = expected_half_width(N, n, s2)
+        preview.overall_half_width_points = _points(preview.overall_half_width)
     tiers: list[str] = []
     if "tier" in strata.dimensions:
         tiers = sorted({labels[strata.dimensions.index("tier")] for labels in strata.labels})
@@ -314,7 +344,9 @@ def plan_preview(
                 "population": int(N[mask].sum()),
                 "quota": int(n[mask].sum()),
                 "half_width": expected_half_width(N, n, s2, mask),
+                "half_width_points": _points(expected_half_width(N, n, s2, mask)),
                 "target": clean["targets"].get(tier),
+                "target_percent": _points(clean["targets"].get(tier)),
             }
         )
     if planner_tier and planner_half_width:
@@ -372,9 +404,39 @@ def _plan_budget_for(
         budget=result.budget,
         feasible=result.feasible,
         achieved=result.half_widths[0],
+        achieved_points=_points(result.half_widths[0]),
+        half_width_points=_points(half_width),
         tier_quota=int(result.allocation.n[mask].sum()),
+        daily_budget=clean["daily_budget"],
+        **_binding_limit(
+            sizes=strata.sizes[mask],
+            maximum=clean["stratum_max"],
+            feasible=result.feasible,
+            budget=result.budget,
+            daily_budget=clean["daily_budget"],
+        ),
     )
     return out
+
+
+def _binding_limit(
+    *,
+    sizes: np.ndarray,
+    maximum: int | None,
+    feasible: bool,
+    budget: int,
+    daily_budget: int,
+) -> dict[str, Any]:
+    """What stands between the planner's tier and its target: "maximum" when the per-stratum
+    maximum caps the tier's reviews below its traffic and the target is out of reach,
+    "population" when even reviewing every answer of the day misses it, "budget" when the
+    plan's daily budget is smaller than the one needed, or "" when the plan's budget is
+    enough. `reachable` is the most reviews the tier can get in a day."""
+    reachable = int(sizes.sum() if maximum is None else np.minimum(sizes, maximum).sum())
+    if not feasible:
+        capped = maximum is not None and bool(np.any(sizes > maximum))
+        return {"binding": "maximum" if capped else "population", "reachable": reachable}
+    return {"binding": "budget" if budget > daily_budget else "", "reachable": reachable}
 
 
 def adhoc_responses(

@@ -65,6 +65,11 @@ class AlreadyReviewed(ReviewError):
     """The reviewer has reviewed this item already (the API answers 409)."""
 
 
+class NoTraffic(ValueError):
+    """A day with no response in the plan's sources: nothing to sample, so no queue is built
+    (an empty queue would become every report's latest window and hide the real ones)."""
+
+
 # --- plans ----------------------------------------------------------------------------------
 
 # The largest daily budget or stratum bound: what a PositiveIntegerField holds on every database
@@ -130,6 +135,8 @@ def plan_config_clean(config: dict[str, Any]) -> dict[str, Any]:
             not isinstance(v, int | float) or v < 0 for v in values.values()
         ):
             raise ValueError(f"{key}: an object of non-negative numbers")
+    for key in clean["oversampling"]:
+        _oversampling_key_check(key, dimensions)
     targets = clean.setdefault("targets", {})
     if not isinstance(targets, dict) or any(
         not isinstance(v, int | float) or not 0 < v < 1 for v in targets.values()
@@ -359,6 +366,30 @@ def _stratum_totals(strata: Strata, columns: dict[str, np.ndarray]) -> dict[str,
     return totals
 
 
+def _oversampling_key_check(key: str, dimensions: list[str]) -> None:
+    """Refuse an oversampling key that could match nothing for a reason the QA lead can fix: a
+    clause naming a dimension the plan does not stratify by (it used to be ignored silently),
+    or a full stratum key with the wrong number of parts."""
+    named = ", ".join(dimensions)
+    if "=" not in key:
+        parts = key.split("|")
+        if len(parts) != len(dimensions) or not all(p.strip() for p in parts):
+            raise ValueError(
+                f"oversampling: “{key}” is neither “dimension=value” clauses joined by “&” nor "
+                f"a full stratum key with one value per dimension ({'|'.join(dimensions)})"
+            )
+        return
+    for clause in key.split("&"):
+        dimension, sep, value = clause.partition("=")
+        if not sep or not value.strip():
+            raise ValueError(f"oversampling: “{clause}” in “{key}” is not “dimension=value”")
+        if dimension.strip() not in dimensions:
+            raise ValueError(
+                f"oversampling: “{key}” names the dimension “{dimension.strip()}”, which this "
+                f"plan does not stratify by; its dimensions are {named}"
+            )
+
+
 def _matches(strata: Strata, pattern: str) -> np.ndarray:
     """An oversampling key is a full stratum key ("cheap|high|edge") or "dimension=value"
     clauses joined by "&" ("tier=cheap&uncertainty=high")."""
@@ -382,7 +413,8 @@ def queue_build(
     *, plan: Plan, day: dt.date, seed: int | None = None, user: Any = None
 ) -> tuple[Queue, bool]:
     """Build the plan's probability queue for `day`; (queue, created). Building the same
-    (plan, day) again returns the existing queue untouched."""
+    (plan, day) again returns the existing queue untouched; a day without traffic raises
+    NoTraffic and builds nothing."""
     existing = Queue.objects.filter(plan=plan, day=day, kind=Queue.Kind.PROBABILITY).first()
     if existing:
         return existing, False
@@ -391,6 +423,11 @@ def queue_build(
         raise ValueError(f"plan {plan.name} has no version yet")
     seed = _seed_for(plan, day) if seed is None else seed
     design = plan_design(version=version, day=day)
+    if len(design.response_ids) == 0:
+        raise NoTraffic(
+            f"No traffic in plan {plan.name}'s sources on {day:%Y-%m-%d} (UTC): nothing to "
+            "review, so no queue was built. Choose a day with responses."
+        )
     sample = draw(design.strata.codes, design.allocation.n, seed=seed)
     rng = np.random.default_rng([seed, 1])
     keys = design.strata.keys()

@@ -15,7 +15,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from .models import Plan
-from .services import queue_build
+from .services import NoTraffic, queue_build
 
 logger = logging.getLogger(__name__)
 
@@ -50,5 +50,8 @@ def build_plan_queue(self: Any, plan_id: int, day: str) -> dict[str, Any]:
     plan = Plan.objects.filter(pk=plan_id, active=True).first()
     if plan is None:
         return {"plan": plan_id, "skipped": "no such active plan"}
-    queue, created = queue_build(plan=plan, day=dt.date.fromisoformat(day))
+    try:
+        queue, created = queue_build(plan=plan, day=dt.date.fromisoformat(day))
+    except NoTraffic as exc:
+        return {"plan": plan_id, "skipped": str(exc)}
     return {"plan": plan_id, "queue": queue.pk, "created": created, "size": queue.size}

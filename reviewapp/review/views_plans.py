@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -33,7 +34,10 @@ def _preview_for(form: PlanForm) -> dict[str, Any]:
     """The preview context of a bound form: the numbers, or why there are none."""
     config = form.config_or_none() if form.is_valid() else None
     if config is None:
-        return {"preview_error": "Fix the fields marked in red to see the preview."}
+        return {
+            "preview_error": "Fix the fields marked in red to see the preview:",
+            "preview_fields": _errors_by_field(form),
+        }
     data = form.cleaned_data
     points = data.get("planner_points")
     preview = selectors.plan_preview(
@@ -44,6 +48,18 @@ def _preview_for(form: PlanForm) -> dict[str, Any]:
         planner_half_width=points / 100 if points else None,
     )
     return {"preview": preview}
+
+
+def _errors_by_field(form: PlanForm) -> list[tuple[str, str, list[str]]]:
+    """(field name, label, messages) per field in error, for the list beside the preview; an
+    error of the whole design links to the form."""
+    rows = []
+    for name, errors in form.errors.items():
+        if name in form.fields:
+            rows.append((name, str(form.fields[name].label or name), list(errors)))
+        else:
+            rows.append(("plan-form", "The design", list(errors)))
+    return rows
 
 
 def _plan_form_page(request: HttpRequest, plan: Plan | None) -> HttpResponse:
@@ -95,9 +111,13 @@ def plan_preview(request: HttpRequest) -> HttpResponse:
     form = PlanForm(request.POST, plan=plan)
     context = {"form": form, "plan": plan, **_preview_for(form)}
     template = "review/plan_form.html"
-    if request.headers.get("HX-Request") == "true":
-        template += "#preview"
-    return render(request, template, context)
+    if request.headers.get("HX-Request") != "true":
+        return render(request, template, context)
+    # htmx swaps the preview; the fields come along out of band, so each error shows (and a
+    # fixed one clears) on its own field.
+    preview = render_to_string(template + "#preview", context, request=request)
+    fields = render_to_string(template + "#fields", {**context, "oob": True}, request=request)
+    return HttpResponse(preview + fields)
 
 
 @role_required(QA_LEAD)
@@ -112,6 +132,9 @@ def plan_detail(request: HttpRequest, name: str) -> HttpResponse:
             "versions": plan.versions.prefetch_related("sources").select_related("created_by"),
             "queues": queue_rows(queues=plan.queues.all()),
             "build_form": BuildQueueForm(initial={"day": yesterday}),
+            "latest_traffic_day": selectors.latest_traffic_day(
+                sources=list(plan.current_version.sources.all()) if plan.current_version else []
+            ),
             "adhoc_form": AdhocQueueForm(),
         },
     )

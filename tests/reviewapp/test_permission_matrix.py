@@ -474,6 +474,13 @@ EXPECTED: dict[str, Row] = {
             "POST": cells(405, anonymous=LOGIN),
         },
     ),
+    "reports/all/": Row(
+        "page",
+        {
+            "GET": cells(403, anonymous=LOGIN, qa_lead=200, viewer=200, superuser=200),
+            "POST": cells(405, anonymous=LOGIN),
+        },
+    ),
     "healthz": Row(
         "page",
         {

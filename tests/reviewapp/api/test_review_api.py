@@ -165,6 +165,20 @@ def test_a_reviewer_reads_plans_but_may_not_write_them(reviewer, queue):
 # --- plans ----------------------------------------------------------------------------------
 
 
+def test_an_oversampling_key_naming_an_unknown_dimension_is_refused(qa_lead):
+    Source.objects.create(name="bot")
+    body = {
+        "name": "billing",
+        "sources": ["bot"],
+        "dimensions": ["tier", "uncertainty"],
+        "oversampling": {"tier=cheap&ood=out": 3},
+    }
+    answer = client_for(qa_lead).post("/api/v1/plans/", body, format="json")
+    assert answer.status_code == 400
+    text = str(answer.json())
+    assert "“ood”" in text and "its dimensions are tier, uncertainty" in text
+
+
 def test_a_qa_lead_creates_a_plan_and_saves_a_new_version(qa_lead, reviewer):
     Source.objects.create(name="bot")
     client = client_for(qa_lead)

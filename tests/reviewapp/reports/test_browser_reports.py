@@ -1,12 +1,11 @@
 """The tier report and the trend charts in headless Chromium: the table and every chart render
 (Chart.js draws each canvas), a drift day's histograms load into the page, the weekly toggle
-works, and the browser logs no error. Screenshots go to docs/screenshots/ (linked from
-README.md)."""
+works, and the browser logs no error. Screenshots go to docs/screenshots/ under
+`make screenshots` (linked from README.md)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,9 +19,9 @@ from reviewapp.responses.models import (
 )
 from reviewapp.review.models import Queue, QueueItem, Review, StratumCount
 from reviewapp.review.services import plan_save
+from tests.screenshots import save_screenshot
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 FIRST = dt.date(2025, 3, 3)
 DAYS = 21
 # (tier, band): population per day, reviews per day, true accuracy on day 0 and on the last day.
@@ -181,8 +180,7 @@ def test_tier_report_and_trend_charts_render(
     page.keyboard.press("Enter")
     page.wait_for_selector("table.report tbody tr")
     assert page.locator("table.report tbody tr").count() == 2  # cheap, capable
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "tier-report.png"), full_page=True)
+    save_screenshot(page, "tier-report")
 
     page.goto(f"{live_server.url}/reports/trends/?{window}")
     _all_drawn(page)
@@ -194,7 +192,7 @@ def test_tier_report_and_trend_charts_render(
         " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
         " for (let i = 3; i < d.length; i += 4) if (d[i]) return true; return false; }"
     )
-    page.screenshot(path=str(SHOTS / "trends.png"), full_page=True)
+    save_screenshot(page, "trends")
 
     # A drift day's histograms load into the page (htmx) and are drawn.
     page.locator("#drift-table a").last.click()

@@ -280,5 +280,5 @@ def test_report_agreement_command(plan):
         "json",
         stdout=out,
     )
-    rows = json.loads(out.getvalue())["rows"]
+    rows = json.loads(out.getvalue())["agreement"]
     assert rows[0]["measure"] == "alpha_nominal" and rows[0]["value"] == pytest.approx(8 / 15)

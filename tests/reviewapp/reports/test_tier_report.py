@@ -116,6 +116,31 @@ def test_the_default_window_ends_on_the_latest_queue(client, viewer, tiny, revie
     assert by_key(html_table(response.content))[("cheap",)]["Responses"] == "100"
 
 
+def test_the_default_window_ends_on_the_latest_queue_with_reviews(client, viewer, tiny, reviewer):
+    """A queue built later but not reviewed (yet, or ever: an empty day) leaves the landing page
+    on the last window that has reviews instead of "no estimate"."""
+    from reviewapp.review.models import Queue
+
+    build(reviewer=reviewer, day=DAY + dt.timedelta(days=20))
+    Queue.objects.create(
+        plan=tiny,
+        plan_version=tiny.current_version,
+        day=DAY + dt.timedelta(days=21),
+        population=0,
+        size=0,
+    )
+    client.force_login(viewer)
+    for page in ("/reports/", "/reports/summary/"):
+        form = client.get(page).context["form"]
+        assert form.cleaned_data["end"] == DAY + dt.timedelta(days=20), page
+    from reviewapp.review.models import Review
+
+    Review.objects.all().delete()
+    # Without any review at all, the latest queue it is.
+    form = client.get("/reports/").context["form"]
+    assert form.cleaned_data["end"] == DAY + dt.timedelta(days=21)
+
+
 def test_an_empty_window_shows_the_empty_state(client, viewer, tiny):
     client.force_login(viewer)
     response = client.get("/reports/", {**WINDOW, "start": "2024-01-01", "end": "2024-01-14"})

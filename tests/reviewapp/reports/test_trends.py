@@ -367,3 +367,50 @@ def test_drift_day_is_a_fragment_for_htmx_and_a_page_without(client, design, qa_
     # The trends page links every drift day, with the htmx attribute and a plain href.
     trends_page = client.get(URL, {"plan": "tiny", "start": "2025-03-04", "end": "2025-03-05"})
     assert 'hx-get="/reports/trends/drift/?' in trends_page.content.decode()
+
+
+def _point(reviewed: int, low: float, accuracy: float, target: float | None = 0.93):
+    return trends.AccuracyPoint(
+        tier="t",
+        period="2025-W10",
+        first_day=DAY1,
+        last_day=DAY2,
+        population=1000,
+        reviewed=reviewed,
+        accuracy=accuracy,
+        ci_low=low,
+        ci_high=min(1.0, accuracy + 0.05),
+        target=target,
+        alarms=0,
+    )
+
+
+def test_the_accuracy_axis_is_shared_and_ignores_sparse_points():
+    points = [_point(50, 0.88, 0.92), _point(50, 0.712, 0.80), _point(5, 0.20, 0.60)]
+    # The lowest well-estimated edge is 71.2 %: the axis starts at 70, whatever the sparse
+    # point's interval edge (20 %); its estimate (60 %) would be drawn, so it counts.
+    assert trends.accuracy_axis(points[:2]) == {"min": 70.0, "max": 100.0}
+    assert trends.accuracy_axis(points) == {"min": 60.0, "max": 100.0}
+    # Every point at 100 %: still a visible range, one step below the top.
+    assert trends.accuracy_axis([_point(50, 1.0, 1.0, None)]) == {"min": 95.0, "max": 100.0}
+    # Only sparse points: their estimates and the target set it, never their wide intervals.
+    assert trends.accuracy_axis([_point(3, 0.31, 0.66)]) == {"min": 65.0, "max": 100.0}
+    assert trends.accuracy_axis([]) == {"min": 0.0, "max": 100.0}
+
+
+def test_points_with_few_reviews_are_flagged_sparse_and_weekly_is_the_default(
+    client, design, qa_lead
+):
+    client.force_login(qa_lead)
+    page = client.get(URL, {"plan": "tiny", "start": "2025-03-04", "end": "2025-03-05"})
+    assert page.context["period"] == "week"
+    charts = page.context["charts"]
+    (series,) = charts["accuracy"]
+    assert series["labels"] == ["2025-W10"]
+    assert series["reviews"] == [16] and series["sparse"] == [True]  # 8 reviews a day < 20
+    assert charts["min_reviews"] == trends.MIN_REVIEWS_PER_POINT
+    assert "too few for a useful interval" in page.content.decode()
+    daily = client.get(
+        URL, {"plan": "tiny", "start": "2025-03-04", "end": "2025-03-05", "period": "day"}
+    )
+    assert daily.context["charts"]["accuracy"][0]["sparse"] == [True, True]

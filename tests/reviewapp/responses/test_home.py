@@ -43,7 +43,7 @@ def test_viewer_and_qa_lead_see_sources(client, request, role):
     response = client.get("/sources/")
     assert response.status_code == 200
     assert b"prod-router" in response.content
-    assert b'href="/reports/"' in response.content
+    assert b'href="/reports/all/"' in response.content  # the menu's reports hub
     assert (b"Plans" in response.content) is (role == "qa_lead")
 
 

@@ -185,3 +185,17 @@ def test_quarantine_without_rejects_says_so():
     out = StringIO()
     call_command("quarantine", stdout=out)
     assert "no rejected records" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_quarantine_says_when_its_list_is_cut(fault_file):
+    path, _, expected = fault_file
+    _ingest(path)
+    out = StringIO()
+    call_command("quarantine", "--limit", "2", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert sum(line.startswith("run ") for line in lines) == 2
+    assert lines[-1].startswith(f"showed 2 of {len(expected)} rejected records")
+    full = StringIO()
+    call_command("quarantine", "--limit", str(len(expected)), stdout=full)
+    assert "showed" not in full.getvalue()

@@ -4,7 +4,7 @@ file reader, and checks the one promise ingest makes about every record: it is s
 or it is quarantined with its line, the field and a reason a person can act on. No exception
 escapes, the counts add up, and sending the same batch again changes nothing.
 
-Records are built from shared/schema/response.schema.json (the constraints are restated in
+Records are built from docs/schema/response.schema.json (the constraints are restated in
 the strategies below): valid values first, then zero, one or two "breaks" the schema forbids
 (such a record must be rejected, naming a broken field), and sometimes wild values (nested
 garbage, wrong types, NaN, NUL, lone surrogates) whose fate is not predicted, only that it is

@@ -3,17 +3,15 @@ re-scores it; the database then holds exactly those verdicts, and no injected sc
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from reviewapp.review.models import Review
+from tests.screenshots import save_screenshot
 
 from .test_blind_and_xss import ATTACK
 
 pytestmark = pytest.mark.browser
-SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "screenshots" / "reviewer.png"
 KEYS = {"1": "correct", "2": "partial", "3": "incorrect"}
 ANSWERS = [
     "To change the billing date, open **Settings → Billing** and pick a new day:\n\n"
@@ -61,8 +59,17 @@ def test_a_reviewer_scores_twenty_items_from_the_keyboard(
     page.wait_for_selector("#item[data-item]")
     assert page.locator("#queue-done").count() == 0
 
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    save_screenshot(page, "reviewer")
+    # The same page on a phone: the answers stack and nothing scrolls sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert (
+        page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        == 0
+    )
+    save_screenshot(page, "reviewer-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
     # `?` shows the keys, Escape hides them.
     page.keyboard.press("?")
     assert page.is_visible("#keys")

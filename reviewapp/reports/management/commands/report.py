@@ -54,11 +54,22 @@ def _estimates(by: str) -> Callable[[dict[str, Any]], Report]:
     return run
 
 
-def _not_available(name: str) -> Callable[[dict[str, Any]], Report]:
-    def run(options: dict[str, Any]) -> Report:
-        raise CommandError(f"`report {name}` is not available yet.")
+def _drift(options: dict[str, Any]) -> Report:
+    """The trends page's drift table: per source, tier and day, router confidence against
+    the reference (PSI, Wasserstein / SD, KS); JSON records carry the same fields unrounded."""
+    from dataclasses import asdict
 
-    return run
+    from reviewapp.reports import trends
+
+    points = trends.drift_series(plan=options["plan"], start=options["start"], end=options["end"])
+    table = trends.drift_table(points)
+    table.records = [asdict(p) for p in points]
+    return Report(
+        title="router-confidence drift per source, tier and day",
+        table=table,
+        empty_message="No production answer with a router confidence in the window, "
+        "so no drift figure.",
+    )
 
 
 def _agreement(options: dict[str, Any]) -> Report:
@@ -75,7 +86,7 @@ def _agreement(options: dict[str, Any]) -> Report:
 SUBCOMMANDS: dict[str, Callable[[dict[str, Any]], Report]] = {
     "tiers": _estimates("tier"),
     "strata": _estimates("stratum"),
-    "drift": _not_available("drift"),
+    "drift": _drift,
     "agreement": _agreement,
 }
 
@@ -97,7 +108,7 @@ def render_table(table: Table) -> str:
 
 
 class Command(BaseCommand):
-    help = "Print a report table (tiers, strata; drift and agreement to come)."
+    help = "Print a report table: tiers, strata, drift or agreement."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("subcommand", choices=sorted(SUBCOMMANDS))
@@ -142,7 +153,8 @@ class Command(BaseCommand):
                 "start": data["start"],
                 "end": data["end"],
                 "method": data["method"],
-                "rows": report.table.records,
+                # Named as the API names them (GET /api/v1/reports/tiers/ answers "tiers").
+                options["subcommand"]: report.table.records,
             }
             self.stdout.write(json.dumps(body, cls=DjangoJSONEncoder, indent=2, allow_nan=False))
         else:

@@ -28,3 +28,10 @@ class Command(BaseCommand):
             shown += 1
         if not shown:
             self.stdout.write("no rejected records")
+            return
+        total = rejects.count() if rejects is not None else shown
+        if total > shown:
+            self.stdout.write(
+                f"showed {shown} of {total} rejected records (newest run first); "
+                f"--limit {total} lists them all, --run N one run's"
+            )

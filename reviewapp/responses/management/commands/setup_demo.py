@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from reviewapp.responses.models import Response
 from reviewapp.review.roles import QA_LEAD, REVIEWER, VIEWER
 
+DEMO_URL = "http://127.0.0.1:8000/"
 DEMO_USERS = (
     ("admin", "admin-demo-pass", None),
     ("reviewer", "reviewer-demo-pass", REVIEWER),
@@ -30,6 +31,11 @@ class Command(BaseCommand):
             default=30,
             dest="review_budget",
             help="daily budget of the demo's default plan (0: no plan, no oracle reviews)",
+        )
+        parser.add_argument(
+            "--no-logins",
+            action="store_true",
+            help="do not print the logins (make run: serve_demo prints them once serving)",
         )
 
     def handle(self, *args: object, **options: object) -> None:
@@ -63,6 +69,15 @@ class Command(BaseCommand):
             from reviewapp.reports.oracle import demo_review
 
             demo_review(budget=int(options["review_budget"]), stdout=self.stdout)  # type: ignore[call-overload]
-        self.stdout.write("\nDemo logins (http://127.0.0.1:8000/login/):")
-        for username, password, role in DEMO_USERS:
-            self.stdout.write(f"  {username:<9} {password:<20} {role or 'admin (superuser)'}")
+        if not options["no_logins"]:
+            self.stdout.write(demo_logins(DEMO_URL))
+
+
+def demo_logins(url: str) -> str:
+    """The address and the demo logins, as the last words of `make run`."""
+    lines = [f"\nLongtail: {url}  (sign in with one of these; Ctrl-C stops the server)"]
+    lines += [
+        f"  {username:<9} {password:<20} {role or 'admin (superuser)'}"
+        for username, password, role in DEMO_USERS
+    ]
+    return "\n".join(lines)

@@ -3,13 +3,10 @@ a viewer cannot reach the plan pages."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from reviewapp.review.models import Plan, Queue
-
-SCREENSHOT = Path(__file__).resolve().parents[4] / "docs" / "screenshots" / "plan-preview.png"
+from tests.screenshots import save_screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +31,7 @@ def test_a_qa_lead_creates_previews_saves_and_builds(
     page.fill("textarea[name=oversampling]", "tier=cheap&uncertainty=high: 2")
     page.fill("textarea[name=targets]", "cheap: 0.93\ncapable: 0.97")
     page.check(f"input[name=reviewers][value='{reviewer.pk}']")
-    page.fill("input[name=planner_tier]", "cheap")
+    page.select_option("select[name=planner_tier]", "cheap")
     page.fill("input[name=planner_points]", "8")
     url_before = page.url
     page.click("button[value=preview]")
@@ -45,9 +42,8 @@ def test_a_qa_lead_creates_previews_saves_and_builds(
     assert "2025-03-10" in page.inner_text("#preview-day")
     assert page.locator("#preview-strata tbody tr").count() == 5
     assert int(page.inner_text("#planner-budget")) > 0
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.locator("#preview").scroll_into_view_if_needed()
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    save_screenshot(page, "plan-preview")
     assert not Plan.objects.exists()
 
     page.click("button[value=save]")

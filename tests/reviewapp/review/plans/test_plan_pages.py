@@ -80,7 +80,12 @@ def test_it_lists_plans_with_version_and_last_queue(client, qa_lead, plan):
         ({"uncertainty_cuts": "0.5, 0.2"}, "uncertainty_cuts", "ascending"),
         ({"uncertainty_cuts": "0.2, lots"}, "uncertainty_cuts", "not a number"),
         ({"oversampling": "tier=cheap 3"}, "oversampling", "key: value"),
-        ({"targets": "cheap: 1.5"}, "targets", "between 0 and 1"),
+        ({"targets": "cheap: 150"}, "targets", "between 0 and 100 %"),
+        ({"targets": "Cheap: 93"}, "targets", "No traffic of tier Cheap"),
+        ({"oversampling": "tier=cheap&band=high: 3"}, "oversampling", "dimensions are tier, "),
+        ({"oversampling": "cheap|high: 3"}, "oversampling", "one value per dimension"),
+        ({"oversampling": "tier=Cheap: 3"}, "oversampling", "tiers are capable, cheap"),
+        ({"planner_tier": "Cheap", "action": "preview"}, "planner_tier", "valid choice"),
         ({"overlap_share": "0.9"}, "overlap_share", "between 0 and 0.5"),
         ({"dimensions": []}, "dimensions", "choose from"),
         ({"sources": []}, "sources", "required"),
@@ -158,12 +163,67 @@ def test_the_htmx_preview_returns_only_the_fragment(client, qa_lead, traffic):
     assert 'data-key="cheap|high|in"' in html
 
 
-def test_the_preview_says_which_field_is_wrong(client, qa_lead, traffic):
+def test_the_preview_says_which_field_is_wrong_and_marks_it(client, qa_lead, traffic):
     client.force_login(qa_lead)
     response = client.post(
         reverse("review:plan-preview"), form_data(traffic, stratum_min="0"), HTTP_HX_REQUEST="true"
     )
-    assert "Fix the fields marked in red" in response.content.decode()
+    html = response.content.decode()
+    assert "Fix the fields marked in red" in html
+    # The list beside the preview links to the field ...
+    assert '<a href="#field-stratum_min">Per-stratum minimum</a>: At least 2' in html
+    # ... and the fields come back out of band (htmx swaps them in), the wrong one marked.
+    assert '<div class="plan-grid" id="plan-fields" hx-swap-oob="true">' in html
+    marked = html[html.index('id="field-stratum_min"') - 40 : html.index('id="field-stratum_min"')]
+    assert "has-error" in marked
+    assert 'id="error-stratum_min"' in html
+
+
+def test_targets_are_percent_and_show_as_percent(client, qa_lead, traffic):
+    client.force_login(qa_lead)
+    client.post(reverse("review:plan-new"), form_data(traffic, targets="cheap: 93\ncapable: 0.97"))
+    plan = Plan.objects.get(name="cheap-watch")
+    assert plan.current_version.targets == {"cheap": 0.93, "capable": 0.97}
+    page = client.get(reverse("review:plan-edit", kwargs={"name": plan.name}))
+    assert page.context["form"].initial["targets"] == "cheap: 93\ncapable: 97"
+
+
+def test_the_planner_names_the_maximum_when_it_binds(client, qa_lead, traffic):
+    client.force_login(qa_lead)
+    response = client.post(
+        reverse("review:plan-new"),
+        form_data(
+            traffic,
+            action="preview",
+            oversampling="",
+            stratum_max="10",
+            planner_tier="cheap",
+            planner_points="1",
+        ),
+    )
+    planner = response.context["preview"].planner
+    assert not planner["feasible"] and planner["binding"] == "maximum"
+    html = response.content.decode()
+    assert "The per-stratum maximum binds" in html and "census" not in html
+    assert f"± {planner['half_width_points']:.1f} points" in html  # points in, points out
+    # Without the maximum a census would meet any target (no sampling error left): the plan's
+    # daily budget is what binds, or nothing does.
+    for points, binding, words in (
+        ("1", "budget", "The daily budget binds"),
+        ("40", "", "is enough"),
+    ):
+        response = client.post(
+            reverse("review:plan-new"),
+            form_data(
+                traffic,
+                action="preview",
+                oversampling="",
+                planner_tier="cheap",
+                planner_points=points,
+            ),
+        )
+        assert response.context["preview"].planner["binding"] == binding
+        assert words in response.content.decode()
 
 
 def test_the_planner_proposes_a_budget_that_meets_the_target(client, qa_lead, traffic):

@@ -43,10 +43,33 @@ def test_build_queue_twice_changes_nothing(plan):
     )
 
 
-def test_build_queue_defaults_to_yesterday(plan):
-    out = run("--plan", plan.name)
+def test_build_queue_defaults_to_yesterday_and_builds_nothing_without_traffic(plan):
     yesterday = timezone.now().date() - dt.timedelta(days=1)
-    assert f"on {yesterday:%Y-%m-%d}: population 0, size 0" in out
+    with pytest.raises(CommandError, match=f"No traffic .* on {yesterday:%Y-%m-%d}"):
+        run("--plan", plan.name)
+    assert not Queue.objects.exists()
+
+
+def test_the_build_button_on_a_day_without_traffic_says_so_and_builds_nothing(
+    client, qa_lead, plan
+):
+    client.force_login(qa_lead)
+    response = client.post(
+        reverse("review:plan-build", kwargs={"name": plan.name}),
+        {"day": "2025-03-01", "seed": ""},
+        follow=True,
+    )
+    assert "No traffic in plan" in response.content.decode()
+    assert "on 2025-03-01" in response.content.decode()
+    assert not Queue.objects.exists() and not StratumCount.objects.exists()
+
+
+def test_the_daily_task_skips_a_day_without_traffic(plan):
+    from reviewapp.review.tasks import build_plan_queue
+
+    result = build_plan_queue.apply(args=(plan.pk, "2025-03-01")).get()
+    assert result["plan"] == plan.pk and "No traffic" in result["skipped"]
+    assert not Queue.objects.exists()
 
 
 @pytest.mark.parametrize(
