@@ -545,16 +545,16 @@ def drift_table(points: list[DriftPoint]) -> Table:
     columns = [
         "Tier",
         "Day",
+        "Level",
+        "Compared with",
         "Production answers",
         "Reference values",
         "PSI",
         "PSI p-value",
         "Wasserstein / reference SD",
         "KS p-value",
-        "Level",
-        "Compared with",
     ]
-    numeric = {2, 3, 4, 5, 6, 7}
+    numeric = {4, 5, 6, 7, 8, 9}
     if several:
         columns.insert(0, "Source")
         numeric = {i + 1 for i in numeric}
@@ -563,14 +563,14 @@ def drift_table(points: list[DriftPoint]) -> Table:
         row = [
             p.tier,
             p.day.isoformat(),
+            p.level,
+            p.compared_with,
             str(p.production),
             str(p.reference),
             num(p.psi, 3),
             f"{p.psi_pvalue:.3g}",
             num(p.wasserstein_norm, 3),
             f"{p.ks_pvalue:.3g}",
-            p.level,
-            p.compared_with,
         ]
         table.rows.append([p.source, *row] if several else row)
     return table
