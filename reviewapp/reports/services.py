@@ -425,7 +425,7 @@ class DriftReference:
     labels: np.ndarray
     values: np.ndarray
     source: Source | None = None
-    _baselines: dict[tuple[str, dt.date], TierReference | None] | None = None
+    _baselines: dict[tuple[str, dt.date, dt.date], TierReference | None] | None = None
 
     def for_labels(self, labels: list[str]) -> np.ndarray | None:
         """The reference records carrying one of the tier's router labels when there are
@@ -468,7 +468,7 @@ class DriftReference:
         end = min(start + dt.timedelta(days=DRIFT_BASELINE_DAYS), day) - dt.timedelta(days=1)
         if self._baselines is None:
             self._baselines = {}
-        key = (tier, end)
+        key = (tier, start, end)
         if key not in self._baselines:
             rows = Response.objects.filter(
                 source=self.source,
@@ -651,7 +651,8 @@ def drift_evidence(row: DailyDrift) -> dict[str, Any]:
     return {
         "reference_set": row.reference_set.name if row.reference_set else "",
         "reference_kind": row.reference_kind,
-        "reference_labels": row.reference_labels or "all",
+        "reference_labels": row.reference_labels
+        or ("all" if row.reference_kind == DailyDrift.ReferenceKind.REFERENCE_SET else []),
         "reference_start": row.reference_start.isoformat() if row.reference_start else None,
         "reference_end": row.reference_end.isoformat() if row.reference_end else None,
         "compared_with": row.compared_with,

@@ -363,6 +363,8 @@ def test_without_tiers_in_the_reference_each_tier_is_compared_with_its_own_first
     alarm = raised[days[10]][0]
     assert alarm.evidence["compared_with"] == "tier cheap's own answers, 2025-03-04 to 2025-03-10"
     assert alarm.evidence["reference_kind"] == "production_window"
+    assert alarm.evidence["reference_labels"] == []
+    assert alarm.evidence["reference_start"] == "2025-03-04"
     assert alarm.evidence["alpha_per_test"] == pytest.approx(0.01 / 6)
     assert "against tier cheap's own answers, 2025-03-04 to 2025-03-10" in alarm_describe(alarm)
     assert "significant" in alarm_describe(alarm)
