@@ -17,7 +17,8 @@ whatever its size.
    (40,000 a day, 20,000-record reference: ``manage.py simulate``'s default). Two onsets:
    the hidden intents' ramp from day 14 (0 → 20 % of the cheap tier by day 70, confidence
    Beta(8, 3) instead of Beta(12, 2)) and the launch on day 35 (8 % of both tiers,
-   Beta(6, 3)). Reported: false alarms on days 0–13 and the first alarm from each onset.
+   Beta(6, 3)). Reported: false alarms on days 0–13 and the first alarm from each onset;
+   a last run at 40,000 a day leaves the launch out, to time the ramp alone.
 3. Three tiers, a reference without tiers (21 days, 500 answers per tier a day, a
    3,000-record reference mixing the tiers' confidences Beta(12, 2), Beta(10, 3), Beta(6, 3)
    in equal parts, no router labels; from day 10 a third of the cheap tier's answers come
@@ -138,9 +139,17 @@ def stable_days(reps: int) -> list[dict[str, Any]]:
     return rows
 
 
-def seed_detection(runs: int, per_day: int, reference_n: int, days: int) -> dict[str, Any]:
+def seed_detection(
+    runs: int, per_day: int, reference_n: int, days: int, *, launch: bool = True
+) -> dict[str, Any]:
+    """First alarm per tier from each onset; without ``launch`` the seed's launch is left out
+    (``launch_day`` None), so the hidden intents' ramp is measured alone."""
     scenario = _light(load_scenario("seed"))
-    onsets = {"hidden intents": scenario.hidden_share_start_day, "launch": scenario.launch_day}
+    if not launch:
+        scenario = dataclasses.replace(scenario, launch_day=None)
+    onsets = {"hidden intents": scenario.hidden_share_start_day}
+    if scenario.launch_day is not None:
+        onsets["launch"] = scenario.launch_day
     first: dict[str, dict[str, list[float]]] = {
         rule: {f"{o} {t}": [] for o in onsets for t in LABELS} for rule in ("after", "before")
     }
@@ -338,10 +347,12 @@ def main() -> None:
     print("1. stable tier-days (two tiers tested a day)")
     stable_days(reps)
     print("2. seed detection (each tier against its router label's reference records)")
-    for per_day, reference_n, n_runs in ((1500, 2000, runs), (40_000, 20_000, 1)):
-        result = seed_detection(n_runs, per_day, reference_n, days=50)
+    cases = ((1500, 2000, runs, True), (40_000, 20_000, 1, True), (40_000, 20_000, 1, False))
+    for per_day, reference_n, n_runs, launch in cases:
+        result = seed_detection(n_runs, per_day, reference_n, days=50, launch=launch)
         print(
-            f"  {per_day} answers/day, {reference_n}-record reference, {n_runs} run(s), days "
+            f"  {per_day} answers/day, {reference_n}-record reference, {n_runs} run(s)"
+            f"{'' if launch else ', WITHOUT the launch (the ramp alone)'}, days "
             f"0–{result['days'] - 1}: false alarms on days 0–13: after "
             f"{result['false_pre']['after']:.1%} of tier-days, before "
             f"{result['false_pre']['before']:.1%}"
