@@ -13,7 +13,7 @@ from django.db import models
 
 from reviewapp.responses.models import Source
 from reviewapp.review.models import Plan
-from sampling.drift import WASSERSTEIN_ALERT, psi_level
+from sampling.drift import DriftDecision, drift_decision, psi_pvalue
 
 
 class Alarm(models.Model):
@@ -101,7 +101,19 @@ class DailyDrift(models.Model):
     reference's interior deciles (sampling.drift.psi), `psi_reference_counts` and
     `psi_production_counts` the counts per bin (one more than the edges), so the PSI can be
     checked by hand from the row.
+
+    Like with like: a tier is compared with the reference records of its own router labels
+    (`reference_kind` "reference_set", `reference_labels` the labels); when the reference set
+    has too few of them (it carries no tiers), with the tier's own first production days
+    (`reference_kind` "production_window", `reference_start`..`reference_end`). The alarm
+    levels (`decision`) are `sampling.drift.drift_decision`'s: significant at
+    α / (2 · `tiers_tested`) AND material; `tiers_tested` = 0 marks a tier with too few
+    answers that day to be tested.
     """
+
+    class ReferenceKind(models.TextChoices):
+        REFERENCE_SET = "reference_set", "Reference set"
+        PRODUCTION_WINDOW = "production_window", "The tier's own earlier answers"
 
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="daily_drifts")
     tier = models.CharField(max_length=64)
@@ -109,8 +121,18 @@ class DailyDrift(models.Model):
     reference_set = models.ForeignKey(
         "responses.ReferenceSet", null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # The router labels whose reference records were compared; empty = the whole reference.
+    reference_kind = models.CharField(
+        max_length=20, choices=ReferenceKind.choices, default=ReferenceKind.REFERENCE_SET
+    )
+    # The router labels whose reference records were compared; empty = the whole reference
+    # (rows stored before like-with-like comparison).
     reference_labels = models.JSONField(default=list)
+    # The tier's own production days compared with (reference_kind "production_window").
+    reference_start = models.DateField(null=True, blank=True)
+    reference_end = models.DateField(null=True, blank=True)
+    # The tiers of the source tested that day (the Bonferroni family); 0 = this tier was not
+    # tested (fewer answers than the alarms' minimum).
+    tiers_tested = models.PositiveSmallIntegerField(default=1)
     n_production = models.PositiveIntegerField()
     n_reference = models.PositiveIntegerField()
     psi = models.FloatField()
@@ -139,9 +161,50 @@ class DailyDrift(models.Model):
         return f"drift {self.tier} {self.day:%Y-%m-%d}: PSI {self.psi:.3f}"
 
     @property
+    def psi_pvalue(self) -> float:
+        """P-value of the stored PSI bins (`sampling.drift.psi_pvalue`)."""
+        return psi_pvalue(self.psi_reference_counts, self.psi_production_counts)
+
+    @property
+    def decision(self) -> DriftDecision | None:
+        """The alarm levels of the day (None: the tier was not tested)."""
+        if not self.tiers_tested or not self.psi_reference_counts:
+            return None
+        return drift_decision(
+            psi=self.psi,
+            psi_pvalue=self.psi_pvalue,
+            wasserstein_norm=self.wasserstein_norm,
+            ks_pvalue=self.ks_pvalue,
+            tiers=self.tiers_tested,
+        )
+
+    @property
+    def level(self) -> str:
+        """ok / warn / alert under the alarm rule, or "not tested"."""
+        decision = self.decision
+        return decision.level if decision else "not tested"
+
+    @property
     def psi_level(self) -> str:
-        return psi_level(self.psi)
+        decision = self.decision
+        return decision.psi_level if decision else "ok"
 
     @property
     def wasserstein_level(self) -> str:
-        return "alert" if self.wasserstein_norm >= WASSERSTEIN_ALERT else "ok"
+        decision = self.decision
+        return decision.wasserstein_level if decision else "ok"
+
+    @property
+    def compared_with(self) -> str:
+        """Which reference this tier-day was compared with, in words."""
+        if self.reference_kind == self.ReferenceKind.PRODUCTION_WINDOW:
+            span = (
+                f"{self.reference_start:%Y-%m-%d}"
+                if self.reference_start == self.reference_end
+                else f"{self.reference_start:%Y-%m-%d} to {self.reference_end:%Y-%m-%d}"
+            )
+            return f"tier {self.tier}'s own answers, {span}"
+        name = self.reference_set.name if self.reference_set else "(deleted reference set)"
+        if self.reference_labels:
+            return f"reference set {name}, router label {', '.join(self.reference_labels)}"
+        return f"reference set {name}, all records"

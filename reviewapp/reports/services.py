@@ -50,7 +50,7 @@ from reviewapp.responses.models import ReferenceRecord, ReferenceSet, Response, 
 from reviewapp.review.models import Plan, PlanVersion, Queue, Review
 from sampling.baseline import baseline_rates
 from sampling.detect import below_target, calibrate_h, calibrate_h_for_false_alarms, cusum
-from sampling.drift import PSI_ALERT, PSI_WARN, WASSERSTEIN_ALERT, drift
+from sampling.drift import DRIFT_ALPHA, PSI_ALERT, PSI_WARN, WASSERSTEIN_ALERT, drift
 
 from .models import Alarm, DailyDrift
 from .selectors import ReportData, domain_estimate, report_data
@@ -362,14 +362,20 @@ def alarms_compute_quality_all(*, plan: Plan) -> list[Alarm]:
 
 # --- daily drift (stored) and drift alarms --------------------------------------------------
 
-# A tier is compared with the reference records of its router label(s) only when there are at
-# least this many of them; else with the whole reference (a few dozen records have no stable
-# deciles).
+# Like with like: a tier is compared with the reference records of its own router label(s)
+# when there are at least this many of them (a few dozen records have no stable deciles);
+# else with the tier's own answers of its first DRIFT_BASELINE_DAYS production days (before
+# the day measured), when they number at least this many; else it is not compared.
 DRIFT_MIN_REFERENCE = 100
+DRIFT_BASELINE_DAYS = 7
 _CHUNK = 5_000
 _DRIFT_VALUE_FIELDS = [
     "reference_set",
+    "reference_kind",
     "reference_labels",
+    "reference_start",
+    "reference_end",
+    "tiers_tested",
     "n_production",
     "n_reference",
     "psi",
@@ -399,20 +405,88 @@ def drift_reference_set(source: Source) -> ReferenceSet | None:
 
 
 @dataclass(frozen=True)
+class TierReference:
+    """What one tier-day is compared with: the values, and which reference they are
+    (DailyDrift.reference_kind, its router labels or its production days)."""
+
+    values: np.ndarray
+    kind: str
+    labels: list[str]
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+@dataclass
 class DriftReference:
-    """A reference set's router labels and confidences (records without a confidence left out)."""
+    """A source's reference set (router labels and confidences; records without a confidence
+    left out), and the tier baselines already read from production (per tier and last day)."""
 
     reference_set: ReferenceSet
     labels: np.ndarray
     values: np.ndarray
+    source: Source | None = None
+    _baselines: dict[tuple[str, dt.date, dt.date], TierReference | None] | None = None
 
-    def for_labels(self, labels: list[str]) -> tuple[np.ndarray, list[str]]:
-        """(reference values, labels used): the records carrying one of the production's
-        router labels when there are DRIFT_MIN_REFERENCE of them, else all ([] = all)."""
-        matched = np.isin(self.labels, labels) if labels else np.zeros(len(self.labels), bool)
+    def for_labels(self, labels: list[str]) -> np.ndarray | None:
+        """The reference records carrying one of the tier's router labels when there are
+        DRIFT_MIN_REFERENCE of them, else None (the set says nothing about this tier)."""
+        if not labels:
+            return None
+        matched = np.isin(self.labels, labels)
         if int(matched.sum()) >= DRIFT_MIN_REFERENCE:
-            return self.values[matched], labels
-        return self.values, []
+            return self.values[matched]
+        return None
+
+    def for_tier(self, *, tier: str, day: dt.date, labels: list[str]) -> TierReference | None:
+        """Like with like: the records of the tier's router labels; else the tier's own answers
+        of its first DRIFT_BASELINE_DAYS days before `day` (at least DRIFT_MIN_REFERENCE);
+        else None (no comparison: the whole reference mixes tiers, and comparing a tier with
+        it flags the difference between tiers, not a drift)."""
+        values = self.for_labels(labels)
+        if values is not None:
+            return TierReference(values=values, kind="reference_set", labels=list(labels))
+        if self.source is None:
+            return None
+        return self._baseline(tier, day)
+
+    def _baseline(self, tier: str, day: dt.date) -> TierReference | None:
+        assert self.source is not None
+        first = (
+            Response.objects.filter(
+                source=self.source,
+                tier=tier,
+                router_confidence__isnull=False,
+                timestamp__lt=_day_bounds(day)[0],
+            )
+            .order_by("timestamp")
+            .values_list("timestamp", flat=True)
+            .first()
+        )
+        if first is None:
+            return None
+        start = first.astimezone(dt.UTC).date()
+        end = min(start + dt.timedelta(days=DRIFT_BASELINE_DAYS), day) - dt.timedelta(days=1)
+        if self._baselines is None:
+            self._baselines = {}
+        key = (tier, start, end)
+        if key not in self._baselines:
+            rows = Response.objects.filter(
+                source=self.source,
+                tier=tier,
+                router_confidence__isnull=False,
+                timestamp__gte=_day_bounds(start)[0],
+                timestamp__lt=_day_bounds(end)[1],
+            ).values_list("router_confidence", flat=True)
+            values = np.fromiter(rows.iterator(chunk_size=_CHUNK), dtype=float)
+            values = values[np.isfinite(values)]
+            self._baselines[key] = (
+                TierReference(
+                    values=values, kind="production_window", labels=[], start=start, end=end
+                )
+                if len(values) >= DRIFT_MIN_REFERENCE
+                else None
+            )
+        return self._baselines[key]
 
 
 def drift_reference(source: Source) -> DriftReference | None:
@@ -433,6 +507,7 @@ def drift_reference(source: Source) -> DriftReference | None:
         reference_set=reference,
         labels=np.array(labels, dtype=object),
         values=np.array(values, dtype=float),
+        source=source,
     )
 
 
@@ -473,24 +548,37 @@ def drift_compute(
     *, source: Source, day: dt.date, reference: DriftReference | None = None
 ) -> list[DailyDrift]:
     """Compute the day's drift per tier (PSI, KS, Wasserstein/σ of the router confidence
-    against the source's reference, `sampling.drift.drift`) and store it, one DailyDrift per
-    (source, tier, day), updated in place on a recompute. Rows of tiers that no longer have
-    an answer with a confidence that day are removed: the rows say what the data says now.
-    Every tier with at least one answer gets a row; the alarms apply DRIFT_MIN_ANSWERS."""
+    against the tier's like-for-like reference, `DriftReference.for_tier`;
+    `sampling.drift.drift`) and store it, one DailyDrift per (source, tier, day), updated in
+    place on a recompute. Rows of tiers that no longer have an answer with a confidence that
+    day, or no reference to compare with, are removed: the rows say what the data says now.
+    Every compared tier gets a row; those with at least DRIFT_MIN_ANSWERS answers are tested,
+    and their number is the day's Bonferroni family (`tiers_tested`)."""
     reference = reference or drift_reference(source)
     by_tier = drift_production(source=source, day=day) if reference is not None else {}
-    rows = []
+    compared = []
     for tier, (production, labels) in sorted(by_tier.items()):
         assert reference is not None  # by_tier is empty without one
-        reference_values, used = reference.for_labels(labels)
-        result = drift(reference_values, production)
+        used = reference.for_tier(tier=tier, day=day, labels=labels)
+        if used is not None:
+            compared.append((tier, production, used))
+    tested = sum(1 for _, production, _ in compared if len(production) >= DRIFT_MIN_ANSWERS)
+    rows = []
+    for tier, production, used in compared:
+        assert reference is not None
+        family = tested if len(production) >= DRIFT_MIN_ANSWERS else 0
+        result = drift(used.values, production, tiers=max(family, 1))
         rows.append(
             DailyDrift(
                 source=source,
                 tier=tier,
                 day=day,
                 reference_set=reference.reference_set,
-                reference_labels=used,
+                reference_kind=used.kind,
+                reference_labels=used.labels,
+                reference_start=used.start,
+                reference_end=used.end,
+                tiers_tested=family,
                 n_production=result.n_production,
                 n_reference=result.n_reference,
                 psi=result.psi,
@@ -499,7 +587,7 @@ def drift_compute(
                 wasserstein=result.wasserstein,
                 wasserstein_norm=result.wasserstein_norm,
                 production_mean=float(production.mean()),
-                reference_mean=float(reference_values.mean()),
+                reference_mean=float(used.values.mean()),
                 psi_edges=list(result.bins.edges),
                 psi_reference_counts=list(result.bins.reference),
                 psi_production_counts=list(result.bins.production),
@@ -556,13 +644,22 @@ def drift_compute_missing(*, source: Source, start: dt.date, end: dt.date) -> li
 
 
 def drift_evidence(row: DailyDrift) -> dict[str, Any]:
-    """An alarm's evidence from the stored day (the keys alarm_describe and the API read)."""
+    """An alarm's evidence from the stored day (the keys alarm_describe and the API read):
+    the effect sizes, the p-values and the per-test level they were held to, and which
+    reference the tier was compared with."""
+    decision = row.decision
     return {
         "reference_set": row.reference_set.name if row.reference_set else "",
-        "reference_labels": row.reference_labels or "all",
+        "reference_kind": row.reference_kind,
+        "reference_labels": row.reference_labels
+        or ("all" if row.reference_kind == DailyDrift.ReferenceKind.REFERENCE_SET else []),
+        "reference_start": row.reference_start.isoformat() if row.reference_start else None,
+        "reference_end": row.reference_end.isoformat() if row.reference_end else None,
+        "compared_with": row.compared_with,
         "n_reference": row.n_reference,
         "n_production": row.n_production,
         "psi": row.psi,
+        "psi_pvalue": row.psi_pvalue,
         "psi_warn": PSI_WARN,
         "psi_alert": PSI_ALERT,
         "wasserstein": row.wasserstein,
@@ -570,16 +667,22 @@ def drift_evidence(row: DailyDrift) -> dict[str, Any]:
         "wasserstein_alert": WASSERSTEIN_ALERT,
         "ks_statistic": row.ks_statistic,
         "ks_pvalue": row.ks_pvalue,
+        "alpha": DRIFT_ALPHA,
+        "tiers_tested": row.tiers_tested,
+        "alpha_per_test": decision.alpha_per_test if decision else None,
         "reference_mean": row.reference_mean,
         "production_mean": row.production_mean,
     }
 
 
 def alarms_compute_drift(*, source: Source, day: dt.date, recompute: bool = True) -> list[Alarm]:
-    """Drift alarms of the day, per tier, from its DailyDrift rows: PSI warn/alert and
-    Wasserstein/σ alert. With recompute (the default, after an ingest) the day's drift is
-    computed and stored first; without, the stored rows are read and only a day with none is
-    computed. Tiers with fewer than DRIFT_MIN_ANSWERS answers that day raise nothing."""
+    """Drift alarms of the day, per tier, from its DailyDrift rows under
+    `sampling.drift.drift_decision`: a PSI alarm (warn/alert by the PSI's band) and a
+    Wasserstein/σ alarm, each only when the difference is significant at
+    DRIFT_ALPHA / (2 × the tiers tested that day) and material. With recompute (the default,
+    after an ingest) the day's drift is computed and stored first; without, the stored rows
+    are read and only a day with none is computed. Tiers with fewer than DRIFT_MIN_ANSWERS
+    answers that day are not tested and raise nothing."""
     if recompute:
         rows = drift_compute(source=source, day=day)
     else:
@@ -591,20 +694,21 @@ def alarms_compute_drift(*, source: Source, day: dt.date, recompute: bool = True
         )
     raised = []
     for row in rows:
-        if row.n_production < DRIFT_MIN_ANSWERS:
+        decision = row.decision
+        if row.n_production < DRIFT_MIN_ANSWERS or decision is None:
             continue
         evidence = drift_evidence(row)
-        if row.psi_level != "ok":
+        if decision.psi_level != "ok":
             alarm, _ = _alarm_upsert(
                 source=source,
                 tier=row.tier,
                 kind=Alarm.Kind.DRIFT_PSI,
                 day=day,
-                level=row.psi_level,
+                level=decision.psi_level,
                 evidence=evidence,
             )
             raised.append(alarm)
-        if row.wasserstein_level == "alert":
+        if decision.wasserstein_level == "alert":
             alarm, _ = _alarm_upsert(
                 source=source,
                 tier=row.tier,
@@ -692,17 +796,35 @@ def alarm_describe(alarm: Alarm) -> str:
         )
     if alarm.kind == Alarm.Kind.DRIFT_PSI:
         return (
-            f"Tier {alarm.tier}: router-confidence PSI {e.get('psi', 0):.3f} against reference "
-            f"{e.get('reference_set')} (warn ≥ {e.get('psi_warn')}, alert ≥ {e.get('psi_alert')}); "
-            f"mean confidence {e.get('production_mean', 0):.3f} vs "
-            f"{e.get('reference_mean', 0):.3f} "
+            f"Tier {alarm.tier}: router-confidence PSI {e.get('psi', 0):.3f} against "
+            f"{_drift_compared_with(e)} (warn ≥ {e.get('psi_warn')}, alert ≥ "
+            f"{e.get('psi_alert')}){_drift_significance(e, 'psi_pvalue')}; mean confidence "
+            f"{e.get('production_mean', 0):.3f} vs {e.get('reference_mean', 0):.3f} "
             f"in the reference, {e.get('n_production')} answers."
         )
     return (
         f"Tier {alarm.tier}: router confidence moved {e.get('wasserstein_norm', 0):.3f} reference "
         f"standard deviations (Wasserstein/σ, alert ≥ {e.get('wasserstein_alert')}) against "
-        f"reference {e.get('reference_set')}; mean {e.get('production_mean', 0):.3f} vs "
-        f"{e.get('reference_mean', 0):.3f}, {e.get('n_production')} answers."
+        f"{_drift_compared_with(e)}{_drift_significance(e, 'ks_pvalue')}; mean "
+        f"{e.get('production_mean', 0):.3f} vs {e.get('reference_mean', 0):.3f}, "
+        f"{e.get('n_production')} answers."
+    )
+
+
+def _drift_compared_with(e: dict[str, Any]) -> str:
+    """Which reference a drift alarm's tier was compared with (evidence stored before
+    like-with-like comparison names only the reference set)."""
+    return str(e.get("compared_with") or f"reference {e.get('reference_set')}")
+
+
+def _drift_significance(e: dict[str, Any], key: str) -> str:
+    """ ", p = … < α′ (…)" when the evidence has the p-value and the per-test level."""
+    if e.get(key) is None or e.get("alpha_per_test") is None:
+        return ""
+    test = "χ² test of the PSI's bins" if key == "psi_pvalue" else "KS test"
+    return (
+        f", significant: {test} p = {float(e[key]):.2g} < {float(e['alpha_per_test']):.2g} "
+        f"(1 % per source-day over {e.get('tiers_tested')} tier(s) and two tests)"
     )
 
 

@@ -13,7 +13,9 @@ Where the numbers come from:
   (`sampling.estimate.wilson_interval` with n the day's answers);
 - drift: per source of the plan, tier and day, the stored `DailyDrift` row (PSI of the day's
   router confidence against the source's reference records with the same router label(s),
-  `sampling.drift.drift`), written after each ingest by the drift alarms
+  or, when the reference set has too few of them, against the tier's own first production
+  days; `sampling.drift.drift`, its alarm level `sampling.drift.drift_decision`), written
+  after each ingest by the drift alarms
   (`services.drift_compute`). A day with answers and no row (ingested before drift was stored)
   is computed and stored on first read; `manage.py compute_drift --since D` backfills ahead of
   time. Only a drift day's histogram reads responses: one source, tier and day.
@@ -254,15 +256,21 @@ def feedback_series(*, plan: Plan, start: dt.date, end: dt.date) -> list[Feedbac
 
 @dataclass(frozen=True)
 class DriftPoint:
+    """One stored tier-day: the effect sizes, their p-values, the level the alarm rule gives
+    (`DailyDrift.level`: ok / warn / alert, or "not tested") and what it was compared with."""
+
     source: str
     tier: str
     day: dt.date
     production: int
     reference: int
+    compared_with: str
     psi: float
+    psi_pvalue: float
     psi_level: str
     wasserstein_norm: float
     ks_pvalue: float
+    level: str
 
 
 def plan_sources(plan: Plan) -> list[Source]:
@@ -295,10 +303,13 @@ def _point(row: DailyDrift) -> DriftPoint:
         day=row.day,
         production=row.n_production,
         reference=row.n_reference,
+        compared_with=row.compared_with,
         psi=row.psi,
+        psi_pvalue=row.psi_pvalue,
         psi_level=row.psi_level,
         wasserstein_norm=row.wasserstein_norm,
         ks_pvalue=row.ks_pvalue,
+        level=row.level,
     )
 
 
@@ -314,7 +325,7 @@ def drift_series(*, plan: Plan, start: dt.date, end: dt.date) -> list[DriftPoint
         drift_compute_missing(source=source, start=start, end=end)
     rows = DailyDrift.objects.filter(
         source__in=sources, tier__in=tiers, day__gte=start, day__lte=end
-    ).select_related("source")
+    ).select_related("source", "reference_set")
     return sorted((_point(r) for r in rows), key=lambda p: (p.tier, p.day, p.source))
 
 
@@ -335,7 +346,8 @@ def drift_histogram(
     """Reference vs production router confidence of one source of the plan (it may be left out
     when the plan has one), tier and day, as shares of HISTOGRAM_BINS equal-width bins over
     [0, 1] (widened if a value falls outside), with the day's stored drift. The reference is
-    the one the stored PSI used (the tier's router labels, or all records)."""
+    the one the stored PSI used (`DriftReference.for_tier`: the tier's router labels, or the
+    tier's own first production days)."""
     if source is None:
         sources = plan_sources(plan)
         if len(sources) != 1:
@@ -344,17 +356,15 @@ def drift_histogram(
     drift_compute_missing(source=source, start=day, end=day)
     row = (
         DailyDrift.objects.filter(source=source, tier=tier, day=day)
-        .select_related("source")
+        .select_related("source", "reference_set")
         .first()
     )
     reference = drift_reference(source)
     production, labels = drift_production(source=source, day=day, tier=tier).get(
         tier, (np.array([], dtype=float), [])
     )
-    if reference is None:
-        reference_values = np.array([], dtype=float)
-    else:
-        reference_values, _ = reference.for_labels(labels)
+    used = reference.for_tier(tier=tier, day=day, labels=labels) if reference else None
+    reference_values = used.values if used is not None else np.array([], dtype=float)
     both = np.concatenate([reference_values, production])
     lo = min(0.0, float(both.min())) if len(both) else 0.0
     hi = max(1.0, float(both.max())) if len(both) else 1.0
@@ -560,19 +570,22 @@ def feedback_table(points: list[FeedbackPoint]) -> Table:
 
 def drift_table(points: list[DriftPoint]) -> Table:
     """The drift chart's numbers; a Source column first when the points span several sources
-    (a plan over several sources has a drift per source: each has its own reference)."""
+    (a plan over several sources has a drift per source: each has its own reference). "Level"
+    is the alarm rule's (significant and material), "Compared with" the tier's reference."""
     several = len({p.source for p in points}) > 1
     columns = [
         "Tier",
         "Day",
+        "Level",
+        "Compared with",
         "Production answers",
-        "Reference records",
+        "Reference values",
         "PSI",
-        "PSI level",
+        "PSI p-value",
         "Wasserstein / reference SD",
         "KS p-value",
     ]
-    numeric = {2, 3, 4, 6, 7}
+    numeric = {4, 5, 6, 7, 8, 9}
     if several:
         columns.insert(0, "Source")
         numeric = {i + 1 for i in numeric}
@@ -581,10 +594,12 @@ def drift_table(points: list[DriftPoint]) -> Table:
         row = [
             p.tier,
             p.day.isoformat(),
+            p.level,
+            p.compared_with,
             str(p.production),
             str(p.reference),
             num(p.psi, 3),
-            p.psi_level,
+            f"{p.psi_pvalue:.3g}",
             num(p.wasserstein_norm, 3),
             f"{p.ks_pvalue:.3g}",
         ]

@@ -187,15 +187,17 @@ def test_the_trends_page_reads_stored_rows_and_computes_missing_days(client, qa_
     assert not DailyDrift.objects.exists()  # bulk-created: no ingest hook ran
     client.force_login(qa_lead)
     rows = _drift_csv(client, "drift-plan", DAY, day2)
-    assert rows[0][:6] == ["Tier", "Day", "Production answers", "Reference records", "PSI",
-                           "PSI level"]  # fmt: skip
-    assert rows[1][:6] == ["cheap", "2025-03-04", "200", "100", "0.759", "alert"]
-    assert rows[2][:6] == ["cheap", "2025-03-05", "100", "100", "0.000", "ok"]
+    assert rows[0] == ["Tier", "Day", "Level", "Compared with", "Production answers",
+                       "Reference values", "PSI", "PSI p-value", "Wasserstein / reference SD",
+                       "KS p-value"]  # fmt: skip
+    compared = "reference set drift-day, router label simple"
+    assert rows[1][:7] == ["cheap", "2025-03-04", "alert", compared, "200", "100", "0.759"]
+    assert rows[2][:8] == ["cheap", "2025-03-05", "ok", compared, "100", "100", "0.000", "1"]
     # The missing days were computed and stored...
     assert DailyDrift.objects.filter(source=source).count() == 2
     # ...and the page reads them from now on (a changed stored value shows).
     DailyDrift.objects.filter(day=DAY).update(psi=0.1234)
-    assert _drift_csv(client, "drift-plan", DAY, day2)[1][4:6] == ["0.123", "warn"]
+    assert _drift_csv(client, "drift-plan", DAY, day2)[1][6] == "0.123"
     # A drift day's histograms carry the stored point.
     page = client.get(
         URL + "drift/",
@@ -207,7 +209,9 @@ def test_the_trends_page_reads_stored_rows_and_computes_missing_days(client, qa_
             "day": "2025-03-04",
         },  # fmt: skip
     )
-    assert page.status_code == 200 and "PSI 0.123" in page.content.decode()
+    html = page.content.decode()
+    assert page.status_code == 200 and "PSI 0.123" in html
+    assert "100 values of reference set drift-day, router label simple" in html
 
 
 def test_a_plan_over_two_sources_shows_the_drift_of_each(client, qa_lead, reviewer):
@@ -219,7 +223,7 @@ def test_a_plan_over_two_sources_shows_the_drift_of_each(client, qa_lead, review
     client.force_login(qa_lead)
     rows = _drift_csv(client, "two-sources", DAY, DAY)
     assert rows[0][:3] == ["Source", "Tier", "Day"]
-    assert [r[:6] for r in rows[1:]] == [
+    assert [r[:3] + r[5:8] for r in rows[1:]] == [
         ["drift-a", "cheap", "2025-03-04", "200", "100", "0.759"],
         ["drift-b", "cheap", "2025-03-04", "100", "100", "0.000"],
     ]
@@ -276,3 +280,116 @@ def test_a_tier_gone_from_the_day_loses_its_row(db):
     Response.objects.filter(source=source).update(tier="capable")
     drift_compute(source=source, day=DAY)
     assert list(DailyDrift.objects.values_list("tier", flat=True)) == ["capable"]
+
+
+# --- like with like: a reference set without tiers ----------------------------------------------
+
+THREE_TIERS = {"cheap": (12.0, 2.0), "mid": (10.0, 3.0), "capable": (6.0, 3.0)}
+
+
+def _three_tier_source(rng: np.random.Generator) -> Source:
+    """A reference set of 600 records without router labels (a mixture of three tiers whose
+    router confidences differ), and 10 stable days of 150 answers per tier (day 0 = DAY)."""
+    source = Source.objects.create(name="three-tiers")
+    reference_set = ReferenceSet.objects.create(name="three-tiers", source=source)
+    mixture = np.concatenate([rng.beta(a, b, 200) for a, b in THREE_TIERS.values()])
+    # A few records do carry the cheap tier's label: too few (< 100) to stand for it.
+    labels = ["simple"] * 20 + [""] * (len(mixture) - 20)
+    ReferenceRecord.objects.bulk_create(
+        ReferenceRecord(
+            reference_set=reference_set,
+            query=f"r{i}",
+            router_label=label,
+            router_confidence=float(v),
+            content_hash=f"r{i}",
+        )
+        for i, (label, v) in enumerate(zip(labels, mixture, strict=True))
+    )
+    return source
+
+
+def _tier_answers(source: Source, day: dt.date, tier: str, values: np.ndarray) -> None:
+    at = dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC)
+    Response.objects.bulk_create(
+        Response(
+            source=source,
+            external_id=f"{tier}{day}-{i}",
+            timestamp=at + dt.timedelta(seconds=i),
+            query="q",
+            response="a",
+            tier=tier,
+            router_label="simple" if tier == "cheap" else "",
+            router_confidence=float(v),
+            content_hash=f"{tier}{day}{i}"[:32],
+        )
+        for i, v in enumerate(values)
+    )
+
+
+def test_without_tiers_in_the_reference_each_tier_is_compared_with_its_own_first_days(
+    alarm_settings,
+):
+    """The reference mixes three tiers: comparing each tier with all of it alarmed every tier
+    every day. Now each tier is compared with its own first production days (up to
+    DRIFT_BASELINE_DAYS before the day), no stable day alarms, a shift of the cheap tier
+    from day 10 does, and the row, the evidence and the alarm text say what was compared."""
+    from reviewapp.reports.services import DRIFT_BASELINE_DAYS, alarm_describe
+
+    rng = np.random.default_rng(11)
+    source = _three_tier_source(rng)
+    days = [DAY + dt.timedelta(days=d) for d in range(12)]
+    for d, day in enumerate(days):
+        for tier, (a, b) in THREE_TIERS.items():
+            values = rng.beta(a, b, 150)
+            if tier == "cheap" and d >= 10:  # onset: 40 % of the cheap tier from Beta(6, 3)
+                values = np.where(rng.random(150) < 0.4, rng.beta(6, 3, 150), values)
+            _tier_answers(source, day, tier, values)
+    raised = {day: alarms_compute_drift(source=source, day=day) for day in days}
+    # Day 0 has nothing earlier to compare with: no row, no alarm (never the whole reference).
+    assert not DailyDrift.objects.filter(day=days[0]).exists() and raised[days[0]] == []
+    for d, day in enumerate(days[1:10], start=1):
+        rows = DailyDrift.objects.filter(source=source, day=day).order_by("tier")
+        assert [r.tier for r in rows] == ["capable", "cheap", "mid"]
+        for row in rows:
+            assert row.reference_kind == DailyDrift.ReferenceKind.PRODUCTION_WINDOW
+            assert row.reference_start == DAY
+            assert row.reference_end == DAY + dt.timedelta(days=min(d, DRIFT_BASELINE_DAYS) - 1)
+            assert row.n_reference == 150 * min(d, DRIFT_BASELINE_DAYS)
+            assert row.tiers_tested == 3
+        assert raised[day] == [], f"a stable day alarmed: {day}"
+    # The shift alarms on the cheap tier only, against its own days 0-6.
+    for day in days[10:]:
+        assert {a.tier for a in raised[day]} == {"cheap"}
+    alarm = raised[days[10]][0]
+    assert alarm.evidence["compared_with"] == "tier cheap's own answers, 2025-03-04 to 2025-03-10"
+    assert alarm.evidence["reference_kind"] == "production_window"
+    assert alarm.evidence["reference_labels"] == []
+    assert alarm.evidence["reference_start"] == "2025-03-04"
+    assert alarm.evidence["alpha_per_test"] == pytest.approx(0.01 / 6)
+    assert "against tier cheap's own answers, 2025-03-04 to 2025-03-10" in alarm_describe(alarm)
+    assert "significant" in alarm_describe(alarm)
+    # What the old comparison did: every tier against the whole mixed reference is a
+    # material difference on a stable day (the false alarms this replaces).
+    reference = np.array(
+        ReferenceRecord.objects.values_list("router_confidence", flat=True), dtype=float
+    )
+    stable_capable = np.array(
+        Response.objects.filter(tier="capable", timestamp__date=days[5]).values_list(
+            "router_confidence", flat=True
+        ),
+        dtype=float,
+    )
+    assert drift(reference, stable_capable).level == "alert"
+
+
+def test_a_reference_with_enough_records_of_the_tier_is_used_before_production(alarm_settings):
+    source = _source()  # 100 records labelled "simple": exactly the minimum
+    _answers(source, DAY, PRODUCTION)
+    (row,) = drift_compute(source=source, day=DAY)
+    assert row.reference_kind == DailyDrift.ReferenceKind.REFERENCE_SET
+    assert row.compared_with == "reference set drift-day, router label simple"
+    # One record fewer: the set no longer stands for the tier, and with no earlier day of
+    # production there is nothing like-for-like to compare with.
+    ReferenceRecord.objects.filter(query="r0").delete()
+    assert drift_compute(source=source, day=DAY) == []
+    assert not DailyDrift.objects.exists()

@@ -5,7 +5,9 @@ Computes and stores the router-confidence drift (`DailyDrift`: PSI, KS, Wasserst
 source, tier and UTC day) of every day in since..until (default until: the source's last
 answer) on which the source has answers with a router confidence. Ingest keeps these rows
 current; this backfills days ingested before drift was stored, or recomputes after a
-reference set changed. Idempotent: a recomputed day updates its rows in place.
+reference set changed. Idempotent: a recomputed day updates its rows in place. Each tier is
+compared like with like (`services.DriftReference.for_tier`: its router label's reference
+records, else its own first production days); the output counts the tier-days of each kind.
 
 --missing computes only the days that have no row yet; --alarms also raises the days' drift
 alarms from the rows (as ingest does; new alarms are notified).
@@ -91,9 +93,12 @@ class Command(BaseCommand):
         if alarms:
             for day in days:
                 raised += len(alarms_compute_drift(source=source, day=day, recompute=False))
-        rows = DailyDrift.objects.filter(source=source, day__gte=start, day__lte=end).count()
+        stored = DailyDrift.objects.filter(source=source, day__gte=start, day__lte=end)
+        rows = stored.count()
+        own = stored.filter(reference_kind=DailyDrift.ReferenceKind.PRODUCTION_WINDOW).count()
         self.stdout.write(
             f"{source.name}: {len(days)} days computed ({start} to {end}), "
             f"{rows} tier-day rows stored in the window"
+            + (f" ({own} compared with the tier's own first days)" if own else "")
             + (f", {raised} drift alarms raised or refreshed" if alarms else "")
         )
