@@ -262,6 +262,9 @@ LONGTAIL = {
     # "quarter": h for at most one false alarm per quarter in 95 % of in-control quarters
     # (the target the efficiency study meets); "arl": an in-control ARL of ALARM_CUSUM_ARL.
     "ALARM_CUSUM_CALIBRATION": os.environ.get("LONGTAIL_ALARM_CUSUM_CALIBRATION", "quarter"),
+    # Neyman allocation and the planner count the reviews of this many past days in full (older
+    # ones weigh at most 20 reviews per stratum: sampling.allocation.neyman_history); 0 = all.
+    "NEYMAN_WINDOW_DAYS": env_int("LONGTAIL_NEYMAN_WINDOW_DAYS", 14),
     # Response texts older than this many days are redacted (manage.py apply_retention and a
     # daily beat task); 0 or unset keeps them forever.
     "RETENTION_DAYS": env_int("LONGTAIL_RETENTION_DAYS", 0) or None,
