@@ -25,7 +25,7 @@ optional per-stratum maximum; a cap at N_h; largest-remainder rounding so Σ n_h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,6 +38,7 @@ from sampling.estimate import (
     normal_quantile,
     stratified_variance,
 )
+from sampling.strata import Strata
 
 __all__ = [
     "Allocation",
@@ -48,9 +49,11 @@ __all__ = [
     "allocate",
     "beta_posterior_mean",
     "beta_posterior_variance",
+    "design_allocation",
     "expected_half_width",
     "largest_remainder",
     "neyman_history",
+    "oversampling_weights",
     "plan_budget",
 ]
 
@@ -288,6 +291,70 @@ def allocate(
     x = _water_fill(r, lo, hi, n)
     nh = largest_remainder(x, n, upper=hi.astype(np.int64))
     return Allocation(n=nh, N=Nh, budget=n, method=method)
+
+
+def oversampling_weights(strata: Strata, oversampling: Mapping[str, float] | None) -> FloatArray:
+    """Per-stratum oversampling factor: the product of the weights whose key matches it.
+
+    A key is a full stratum key ("cheap|high|edge") or "dimension=value" clauses joined by "&"
+    ("tier=cheap&uncertainty=high"); a clause naming a dimension the strata do not have
+    matches nothing. Unmatched strata keep factor 1.
+    """
+    weights = np.ones(strata.n_strata, dtype=np.float64)
+    keys = strata.keys()
+    for pattern, weight in (oversampling or {}).items():
+        if "=" not in pattern:
+            match = np.array([key == pattern for key in keys], dtype=bool)
+        else:
+            where: dict[str, str] = {}
+            for clause in pattern.split("&"):
+                dimension, _, value = clause.partition("=")
+                where[dimension.strip()] = value.strip()
+            if all(d in strata.dimensions for d in where):
+                match = strata.mask(**where)
+            else:
+                match = np.zeros(strata.n_strata, dtype=bool)
+        weights *= np.where(match, float(weight), 1.0)
+    return weights
+
+
+def design_allocation(
+    strata: Strata,
+    budget: int,
+    *,
+    method: Method,
+    successes: npt.ArrayLike | None = None,
+    failures: npt.ArrayLike | None = None,
+    quotas: npt.ArrayLike | None = None,
+    oversampling: Mapping[str, float] | None = None,
+    floor: int = 5,
+    maximum: int | None = None,
+) -> Allocation:
+    """A plan's allocation of one day's strata: what a queue build (and the efficiency study)
+    runs. :func:`allocate` with the plan's method, its oversampling (:func:`oversampling_weights`)
+    and floor; when the budget cannot give every stratum its floor, the floor drops to 2
+    (the plan preview says so) rather than refusing to build. ``successes``/``failures`` are
+    the stratum's review history (:func:`neyman_history`); ``quotas`` only for "manual".
+    """
+    weights = oversampling_weights(strata, oversampling)
+
+    def with_floor(minimum: int) -> Allocation:
+        return allocate(
+            strata.sizes,
+            budget,
+            method=method,
+            successes=successes,
+            failures=failures,
+            quotas=quotas if method == "manual" else None,
+            weights=weights,
+            floor=minimum,
+            maximum=maximum,
+        )
+
+    try:
+        return with_floor(floor)
+    except AllocationError:
+        return with_floor(2)
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,7 +13,13 @@ from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from reviewapp.responses.models import Response, Source
-from sampling.allocation import AllocationError, Target, expected_half_width, plan_budget
+from sampling.allocation import (
+    AllocationError,
+    Target,
+    expected_half_width,
+    oversampling_weights,
+    plan_budget,
+)
 from sampling.estimate import beta_posterior_variance
 
 from .models import Plan, PlanVersion, Queue, QueueItem, Review, ReviewAudit
@@ -343,8 +349,6 @@ def _plan_budget_for(
     tier: str,
     half_width: float,
 ) -> dict[str, Any]:
-    from .services import _matches
-
     strata = design.strata
     out: dict[str, Any] = {"tier": tier, "half_width": half_width}
     if tier and "tier" not in strata.dimensions:
@@ -356,9 +360,7 @@ def _plan_budget_for(
         return out
     method = clean["allocation"] if clean["allocation"] != "manual" else "neyman"
     out["method"] = method
-    weights = np.ones(strata.n_strata)
-    for pattern, weight in (clean["oversampling"] or {}).items():
-        weights *= np.where(_matches(strata, pattern), float(weight), 1.0)
+    weights = oversampling_weights(strata, clean["oversampling"])
     try:
         result = plan_budget(
             strata.sizes,

@@ -23,8 +23,7 @@ from reviewapp.responses.scoring import responses_score
 from sampling.allocation import (
     NEYMAN_WINDOW_DAYS,
     Allocation,
-    AllocationError,
-    allocate,
+    design_allocation,
     neyman_history,
 )
 from sampling.draw import draw
@@ -344,38 +343,18 @@ def plan_design(
     auto_scores = _float_column(rows, 5)
     totals = _stratum_totals(strata, {"auto_score": auto_scores, "cost": _float_column(rows, 6)})
     successes, failures = allocation_history(plan=version.plan, keys=list(keys), day=day)
-    weights = np.ones(strata.n_strata)
-    for pattern, weight in (version.oversampling or {}).items():
-        weights *= np.where(_matches(strata, pattern), float(weight), 1.0)
     quotas = np.array([float((version.manual_quotas or {}).get(k, 0)) for k in keys])
-    n = budget if budget is not None else version.daily_budget
-    floor = version.stratum_min
-    try:
-        allocation = allocate(
-            strata.sizes,
-            n,
-            method=version.allocation,  # type: ignore[arg-type]
-            successes=successes,
-            failures=failures,
-            quotas=quotas if version.allocation == "manual" else None,
-            weights=weights,
-            floor=floor,
-            maximum=version.stratum_max,
-        )
-    except AllocationError:
-        # More strata than the budget can give a floor each: lower the floor to 2, and say so
-        # in the preview rather than refusing to build.
-        allocation = allocate(
-            strata.sizes,
-            n,
-            method=version.allocation,  # type: ignore[arg-type]
-            successes=successes,
-            failures=failures,
-            quotas=quotas if version.allocation == "manual" else None,
-            weights=weights,
-            floor=2,
-            maximum=version.stratum_max,
-        )
+    allocation = design_allocation(
+        strata,
+        budget if budget is not None else version.daily_budget,
+        method=version.allocation,  # type: ignore[arg-type]
+        successes=successes,
+        failures=failures,
+        quotas=quotas,
+        oversampling=version.oversampling,
+        floor=version.stratum_min,
+        maximum=version.stratum_max,
+    )
     return DayDesign(ids, strata, allocation, bands, totals, auto_scores, successes, failures)
 
 
@@ -399,20 +378,6 @@ def _stratum_totals(strata: Strata, columns: dict[str, np.ndarray]) -> dict[str,
         )
         totals[f"{name}_count"] = np.bincount(strata.codes[known], minlength=strata.n_strata)
     return totals
-
-
-def _matches(strata: Strata, pattern: str) -> np.ndarray:
-    """An oversampling key is a full stratum key ("cheap|high|edge") or "dimension=value"
-    clauses joined by "&" ("tier=cheap&uncertainty=high")."""
-    if "=" not in pattern:
-        return np.array([key == pattern for key in strata.keys()], dtype=bool)  # noqa: SIM118
-    where = {}
-    for clause in pattern.split("&"):
-        dimension, _, value = clause.partition("=")
-        if dimension.strip() not in strata.dimensions:
-            return np.zeros(strata.n_strata, dtype=bool)
-        where[dimension.strip()] = value.strip()
-    return strata.mask(**where)
 
 
 def _seed_for(plan: Plan, day: dt.date) -> int:

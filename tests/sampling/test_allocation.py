@@ -11,11 +11,14 @@ from sampling.allocation import (
     allocate,
     beta_posterior_mean,
     beta_posterior_variance,
+    design_allocation,
     expected_half_width,
     largest_remainder,
     neyman_history,
+    oversampling_weights,
     plan_budget,
 )
+from sampling.strata import Strata, assign_strata
 
 
 def test_beta_posterior_variance_hand_values():
@@ -246,3 +249,37 @@ def test_planner_reports_infeasible_target():
     plan = plan_budget(N, [Target("x", np.array([True, True]), 0.0001)], max_budget=30)
     assert not plan.feasible
     assert plan.budget == 30
+
+
+def _strata_tier_band() -> Strata:
+    # cheap|high 100, cheap|low 300, capable|high 50, capable|low 550.
+    dims = {
+        "tier": ["cheap"] * 400 + ["capable"] * 600,
+        "uncertainty": ["high"] * 100 + ["low"] * 300 + ["high"] * 50 + ["low"] * 550,
+    }
+    return assign_strata(dims)
+
+
+def test_oversampling_weights_multiply_matching_patterns():
+    strata = _strata_tier_band()
+    w = dict(zip(strata.keys(), oversampling_weights(strata, {
+        "tier=cheap&uncertainty=high": 8.0,  # one stratum
+        "uncertainty=high": 3.0,  # two strata: cheap|high gets 8 × 3
+        "capable|low": 0.5,  # a full key
+        "ood=out": 10.0,  # a dimension the strata lack: matches nothing
+    }), strict=True))  # fmt: skip
+    assert w == {"cheap|high": 24.0, "cheap|low": 1.0, "capable|high": 3.0, "capable|low": 0.5}
+    assert oversampling_weights(strata, None).tolist() == [1.0] * 4
+
+
+def test_design_allocation_is_allocate_with_weights_and_lowers_the_floor_when_it_must():
+    strata = _strata_tier_band()
+    over = {"tier=cheap&uncertainty=high": 8.0}
+    a = design_allocation(strata, 100, method="proportional", oversampling=over, floor=5)
+    b = allocate(strata.sizes, 100, weights=oversampling_weights(strata, over), floor=5)
+    assert a.n.tolist() == b.n.tolist()
+    # 4 strata × floor 5 = 20 > 10: the floor drops to 2 instead of raising.
+    small = design_allocation(strata, 10, method="neyman", floor=5)
+    assert small.total == 10 and small.n.min() >= 2
+    with pytest.raises(AllocationError):
+        allocate(strata.sizes, 10, method="neyman", floor=5)
