@@ -266,6 +266,9 @@ LONGTAIL = {
     "ALARM_FALSE_ALARMS_PER_QUARTER": env_int("LONGTAIL_ALARM_FALSE_ALARMS_PER_QUARTER", 1),
     "ALARM_QUARTER_SHARE": float(os.environ.get("LONGTAIL_ALARM_QUARTER_SHARE", "0.95")),
     "ALARM_CUSUM_RUNS": env_int("LONGTAIL_ALARM_CUSUM_RUNS", 500),
+    # Neyman allocation and the planner count the reviews of this many past days in full (older
+    # ones weigh at most 20 reviews per stratum: sampling.allocation.neyman_history); 0 = all.
+    "NEYMAN_WINDOW_DAYS": env_int("LONGTAIL_NEYMAN_WINDOW_DAYS", 14),
     # Response texts older than this many days are redacted (manage.py apply_retention and a
     # daily beat task); 0 or unset keeps them forever.
     "RETENTION_DAYS": env_int("LONGTAIL_RETENTION_DAYS", 0) or None,
