@@ -258,7 +258,9 @@ def test_recompute_is_idempotent(reviewer, alarm_settings, django_capture_on_com
     assert len(second_callbacks) == 0
 
 
-def test_the_page_shows_each_plan_baseline_and_the_promise(client, qa_lead, viewer, reviewer):
+def test_the_page_shows_each_plan_baseline_and_the_promise(
+    client, qa_lead, viewer, reviewer, alarm_settings
+):
     plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.30, monitored_days=1)
     client.force_login(viewer)
     text = client.get("/reports/alarms/").content.decode()
