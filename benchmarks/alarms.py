@@ -15,11 +15,11 @@ What is the study's, not the product's (running the Django path 200 times is too
 * The traffic: ``benchmarks/efficiency.py``'s populations (the ``seed`` and ``stable``
   scenarios of ``sampling.simulate``, 10,000 answers a day instead of 40,000 with the same
   shares; strata tier × uncertainty band × OOD band, bands as the product computes them).
-* The queue: each day ``sampling.allocation.allocate`` with the default plan's method
-  (Neyman), oversampling weights (matched to the strata like the queue build's ``_matches``),
-  floor and budget (200), fed with the plan's past reviews per stratum (as
-  ``review/services.py:stratum_history`` does: all history, or the recent window when the
-  product uses one — see ``HISTORY_DAYS``); the draw is a simple random sample per stratum,
+* The queue: each day ``sampling.allocation.design_allocation`` (what the queue build calls)
+  with the default plan's method (Neyman), oversampling, floor and budget (200), fed with the
+  plan's past reviews per stratum through ``sampling.allocation.neyman_history`` over the
+  NEYMAN_WINDOW_DAYS window (as ``review/services.py:allocation_history``); the product's
+  functions. The study's part: the draw is a simple random sample per stratum,
   drawn as counts (hypergeometric: the distribution of ``sampling.draw``'s sample) in a
   random order within the day; the reviewer is wrong on 2 % of items (``ORACLE_ERROR``).
 * One "review" is one item's verdict (no partial credit: the simulated reviewer says correct
@@ -60,10 +60,15 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.efficiency import LABELS, population, sample_day, stratum_totals  # noqa: E402
-from sampling.allocation import allocate  # noqa: E402
+from sampling.allocation import (  # noqa: E402
+    NEYMAN_PRIOR_REVIEWS,
+    design_allocation,
+    neyman_history,
+)
 from sampling.detect import below_target, calibrate_h_for_false_alarms, cusum  # noqa: E402
 from sampling.estimate import stratified_estimate  # noqa: E402
 from sampling.monitor import QUARTER_DAYS, plan_alarms  # noqa: E402
+from sampling.strata import Strata  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reviewapp.settings")
 os.environ.setdefault("SECRET_KEY", "benchmark-only")
@@ -82,8 +87,6 @@ H = len(LABELS)
 ONSET = 14  # seed: hidden intents from day 14
 WINDOW = 7  # below-target: trailing 7 days (services.BELOW_TARGET_WINDOW_DAYS)
 DIMS = ("tier", "uncertainty", "ood")
-# Neyman's history: None = all past reviews (review/services.py:stratum_history on main).
-HISTORY_DAYS: int | None = None
 PLAN = default_plan_config()
 FLOOR = int(PlanVersion._meta.get_field("stratum_min").default)
 ALARM = {
@@ -92,48 +95,44 @@ ALARM = {
     "max_alarms": int(settings.LONGTAIL.get("ALARM_FALSE_ALARMS_PER_QUARTER", 1)),
     "share": float(settings.LONGTAIL.get("ALARM_QUARTER_SHARE", 0.95)),
 }
+# Neyman's history as the queue build reads it (review/services.py:allocation_history): the
+# last NEYMAN_WINDOW_DAYS days in full, older reviews as a capped prior; 0 = all history.
+NEYMAN_WINDOW = int(settings.LONGTAIL.get("NEYMAN_WINDOW_DAYS", 0))
 ORACLE_ERROR = 0.02
 ODDS_RATIO = 2.0  # services.CUSUM_ODDS_RATIO
 TARGET_NOTE = "  (target median ≤ 5, p90 ≤ 7)"
-
-
-def oversampling_weights(patterns: dict[str, float]) -> np.ndarray:
-    """The queue build's rule (review/services.py:_matches): "dim=value&dim=value" clauses or
-    a full key "tier|band|ood"; the weights of every matching pattern multiply."""
-    weights = np.ones(H)
-    for pattern, weight in patterns.items():
-        if "=" in pattern:
-            where = dict(c.strip().partition("=")[::2] for c in pattern.split("&"))
-            hit = [
-                all(lab[DIMS.index(d)] == v for d, v in where.items() if d in DIMS)
-                and all(d in DIMS for d in where)
-                for lab in LABELS
-            ]
-        else:
-            hit = ["|".join(lab) == pattern for lab in LABELS]
-        weights *= np.where(hit, float(weight), 1.0)
-    return weights
 
 
 def reviews(N: np.ndarray, K: np.ndarray, rng: np.random.Generator, plan: bool) -> dict[str, Any]:
     """Daily counts and review streams: the default plan's queue, or a uniform sample."""
     days = N.shape[0]
     budget = int(PLAN["daily_budget"])
-    weights = oversampling_weights(PLAN["oversampling"])
     n = np.zeros((days, H), dtype=np.int64)
     w = np.zeros((days, H), dtype=np.int64)
     cells, wrong, day_of = [], [], []
     for d in range(days):
         if plan:
-            lo = 0 if HISTORY_DAYS is None else max(0, d - HISTORY_DAYS)
-            past_n, past_w = n[lo:d].sum(0), w[lo:d].sum(0)
-            n[d] = allocate(
-                N[d],
+            lo = max(0, d - NEYMAN_WINDOW) if NEYMAN_WINDOW else 0
+            successes, failures = neyman_history(
+                (n[lo:d] - w[lo:d]).sum(0),
+                w[lo:d].sum(0),
+                (n[:lo] - w[:lo]).sum(0),
+                w[:lo].sum(0),
+                prior_reviews=NEYMAN_PRIOR_REVIEWS,
+            )
+            strata = Strata(
+                codes=np.zeros(0, dtype=np.int64),
+                labels=tuple(LABELS),
+                dimensions=DIMS,
+                sizes=N[d].astype(np.int64),
+            )
+            n[d] = design_allocation(
+                strata,
                 budget,
                 method=PLAN["allocation"],
-                successes=past_n - past_w,
-                failures=past_w,
-                weights=weights,
+                successes=successes,
+                failures=failures,
+                oversampling=PLAN["oversampling"],
                 floor=FLOOR,
             ).n
         else:
@@ -348,8 +347,8 @@ def main() -> None:
     _STATE["stable_designs"] = ("plan",) if args.skip_main else ("plan", "main")
     print(
         f"default plan: {PLAN['allocation']}, budget {PLAN['daily_budget']}, floor {FLOOR}, "
-        f"oversampling {PLAN['oversampling']}, targets {PLAN['targets']}; Neyman history "
-        f"{'all past reviews' if HISTORY_DAYS is None else f'{HISTORY_DAYS} days'}"
+        f"oversampling {PLAN['oversampling']}, targets {PLAN['targets']}; Neyman history: "
+        f"{f'{NEYMAN_WINDOW} days in full, older reviews a prior' if NEYMAN_WINDOW else 'all'}"
     )
     print(
         f"alarm settings: baseline {ALARM['baseline_days']} days, ≤ {ALARM['max_alarms']} per "

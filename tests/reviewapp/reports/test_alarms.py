@@ -195,7 +195,7 @@ def test_cusum_stays_quiet_in_control(reviewer, alarm_settings):
 def test_a_baseline_set_by_the_qa_lead_is_the_one_used(reviewer, alarm_settings, qa_lead):
     # A shift inside the default window (days 0–2) is absorbed as "normal"; a QA lead who knows
     # only days 0–1 were good sets them, and day 2 onwards is watched against them.
-    plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.9, monitored_days=6)
+    plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.95, monitored_days=6)
     window = alarm_baseline_window(plan)
     assert (window.start, window.end, window.chosen) == (days[0][0], days[2][0], "default")
     alarm_baseline_set(plan=plan, start=days[0][0], end=days[1][0], user=qa_lead)
@@ -258,7 +258,9 @@ def test_recompute_is_idempotent(reviewer, alarm_settings, django_capture_on_com
     assert len(second_callbacks) == 0
 
 
-def test_the_page_shows_each_plan_baseline_and_the_promise(client, qa_lead, viewer, reviewer):
+def test_the_page_shows_each_plan_baseline_and_the_promise(
+    client, qa_lead, viewer, reviewer, alarm_settings
+):
     plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.30, monitored_days=1)
     client.force_login(viewer)
     text = client.get("/reports/alarms/").content.decode()
