@@ -8,8 +8,8 @@ match nothing here, as on a plan without the OOD dimension). The claims: the def
 estimates the cheap tier's high-uncertainty band far more precisely than uniform review split
 by tier, and the product's risk-adjusted CUSUM (its odds ratio, p0 from `baseline_rates`) on
 the cheap tier alarms after the drift onset on seed but stays quiet on the same days of
-`stable`. (h here is for an in-control ARL of 5,000 cheap-tier reviews, not the product's
-quarterly calibration: a month of data cannot measure a quarter.)
+`stable`. (h here is for an in-control ARL of 120 days of the plan's cheap-tier reviews, not
+the product's quarterly calibration: a month of data cannot measure a quarter.)
 """
 
 from __future__ import annotations
@@ -136,14 +136,16 @@ def _first_alarm_day(days: dict[str, list], h: float) -> int | None:
 
 
 def test_cusum_alarms_after_onset_on_seed_not_on_stable(populations) -> None:
-    # h for an in-control ARL of 5,000 cheap-tier reviews (about a month of plan (c)).
+    # h for an in-control ARL of 120 days of the plan's cheap-tier reviews (in reviews, so
+    # that heavier oversampling of the cheap tier does not shorten it in days).
     pilot = _run(populations["stable"][:ONSET], "c", 99)
     code = np.concatenate(pilot["code"])
     y = np.concatenate(pilot["y"])
     p_label = baseline_rates((1 - y).astype(np.int64), code, CHEAP.astype(np.int64)).stratum_rate
     pool = p_label[code[CHEAP[code]]]
+    arl = 120.0 * pool.size / ONSET
     h = calibrate_h(
-        pool, 5_000.0, odds_ratio=CUSUM_ODDS_RATIO, n_runs=200, horizon=12_000, seed=0
+        pool, arl, odds_ratio=CUSUM_ODDS_RATIO, n_runs=200, horizon=int(3 * arl), seed=0
     ).h
     seed_alarms = [
         _first_alarm_day(_run(populations["seed"], "c", 100 + r), h) for r in range(RUNS)
