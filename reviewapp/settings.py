@@ -259,11 +259,18 @@ LONGTAIL = {
     "ALARM_WEBHOOK_TIMEOUT_SECONDS": env_int("LONGTAIL_ALARM_WEBHOOK_TIMEOUT_SECONDS", 10),
     "ALARM_MAX_RETRIES": env_int("LONGTAIL_ALARM_MAX_RETRIES", 5),
     "ALARM_RETRY_BASE_SECONDS": env_int("LONGTAIL_ALARM_RETRY_BASE_SECONDS", 30),
+    # A plan without a baseline set on the alarms page uses its first this-many queue days.
     "ALARM_BASELINE_DAYS": env_int("LONGTAIL_ALARM_BASELINE_DAYS", 14),
-    "ALARM_CUSUM_ARL": env_int("LONGTAIL_ALARM_CUSUM_ARL", 500),
-    # "quarter": h for at most one false alarm per quarter in 95 % of in-control quarters
-    # (the target the efficiency study meets); "arl": an in-control ARL of ALARM_CUSUM_ARL.
-    "ALARM_CUSUM_CALIBRATION": os.environ.get("LONGTAIL_ALARM_CUSUM_CALIBRATION", "quarter"),
+    # The promise: at most ALARM_FALSE_ALARMS_PER_QUARTER false quality alarms per plan per
+    # quarter (91 days) in ALARM_QUARTER_SHARE of stable quarters; all of a plan's CUSUM charts
+    # are calibrated together for it (sampling.monitor.calibrate_plan, ALARM_CUSUM_RUNS
+    # simulated quarters, the true in-control rates drawn from their baseline posterior).
+    "ALARM_FALSE_ALARMS_PER_QUARTER": env_int("LONGTAIL_ALARM_FALSE_ALARMS_PER_QUARTER", 1),
+    "ALARM_QUARTER_SHARE": float(os.environ.get("LONGTAIL_ALARM_QUARTER_SHARE", "0.95")),
+    "ALARM_CUSUM_RUNS": env_int("LONGTAIL_ALARM_CUSUM_RUNS", 500),
+    # Neyman allocation and the planner count the reviews of this many past days in full (older
+    # ones weigh at most 20 reviews per stratum: sampling.allocation.neyman_history); 0 = all.
+    "NEYMAN_WINDOW_DAYS": env_int("LONGTAIL_NEYMAN_WINDOW_DAYS", 14),
     # Response texts older than this many days are redacted (manage.py apply_retention and a
     # daily beat task); 0 or unset keeps them forever.
     "RETENTION_DAYS": env_int("LONGTAIL_RETENTION_DAYS", 0) or None,

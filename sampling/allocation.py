@@ -9,6 +9,15 @@ Lohr 2022, *Sampling: Design and Analysis*, 3rd ed., §3.4):
   posterior of the stratum's past reviews (:func:`beta_posterior_variance`);
 * manual: n_h ∝ the QA lead's quotas.
 
+Neyman's S_h follows recent reviews (:func:`neyman_history`): the reviews of the last
+``window_days`` days count in full, older ones enter as a prior worth at most
+``prior_reviews`` pseudo-reviews (a power prior, Ibrahim & Chen 2000, *Statistical Science*
+15(1):46–60, with a_0 = min(1, m / n_old)), on top of Beta(1, 1). Over all history, a stratum
+reviewed correct a thousand times keeps S_h ≈ 0.03 for weeks after it starts failing; over a
+window its S_h follows within days, and a stratum with few recent reviews is not starved:
+its older reviews still count (up to the cap), Beta(1, 1) keeps S_h² ≥ ~1/(n + 3), and the
+per-stratum floor of :func:`allocate` still applies.
+
 Then: oversampling weights multiply each stratum's share; a per-stratum floor (default 5,
 never below 2 unless N_h is smaller: a stratum needs two reviews for a variance) and an
 optional per-stratum maximum; a cap at N_h; largest-remainder rounding so Σ n_h = n exactly.
@@ -16,7 +25,7 @@ optional per-stratum maximum; a cap at N_h; largest-remainder rounding so Σ n_h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,6 +38,7 @@ from sampling.estimate import (
     normal_quantile,
     stratified_variance,
 )
+from sampling.strata import Strata
 
 __all__ = [
     "Allocation",
@@ -39,12 +49,21 @@ __all__ = [
     "allocate",
     "beta_posterior_mean",
     "beta_posterior_variance",
+    "design_allocation",
     "expected_half_width",
     "largest_remainder",
+    "neyman_history",
+    "oversampling_weights",
     "plan_budget",
 ]
 
 Method = Literal["proportional", "equal", "neyman", "manual"]
+
+# Days of reviews counted in full for Neyman's S_h and the planner (the product's default,
+# settings LONGTAIL_NEYMAN_WINDOW_DAYS; 0 = all history), and the cap on what older reviews
+# weigh, in pseudo-reviews. Chosen by measurement: see docs/efficiency.md.
+NEYMAN_WINDOW_DAYS = 14
+NEYMAN_PRIOR_REVIEWS = 20
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -113,6 +132,45 @@ def _as_per_stratum(value: float | npt.ArrayLike | None, H: int, default: float)
     if arr.shape != (H,):
         raise ValueError(f"expected {H} per-stratum values, got shape {arr.shape}")
     return arr.astype(np.float64)
+
+
+def neyman_history(
+    recent_successes: npt.ArrayLike,
+    recent_failures: npt.ArrayLike,
+    older_successes: npt.ArrayLike,
+    older_failures: npt.ArrayLike,
+    *,
+    prior_reviews: float = NEYMAN_PRIOR_REVIEWS,
+) -> tuple[FloatArray, FloatArray]:
+    """Per stratum (successes, failures) for Neyman's S_h: recent reviews plus a capped prior.
+
+    The reviews inside the window count in full; the n_old reviews before it are scaled by
+    a_0 = min(1, m / n_old) with m = ``prior_reviews`` (a power prior: Ibrahim & Chen 2000,
+    *Statistical Science* 15(1):46–60), so they weigh at most m pseudo-reviews at their own
+    rate. The result goes to :func:`beta_posterior_variance` (which adds the Beta(1, 1)), so
+    S_h² = E[p(1−p)] under Beta(1 + s + a_0·s_old, 1 + f + a_0·f_old). ``prior_reviews = 0``
+    ignores older reviews; ``prior_reviews = inf`` counts all history in full.
+    Counts may be fractional (partial credit counts half).
+    """
+    arrays = [
+        np.asarray(x, dtype=float)
+        for x in (recent_successes, recent_failures, older_successes, older_failures)
+    ]
+    shape = arrays[0].shape
+    if any(a.shape != shape for a in arrays):
+        raise ValueError(f"expected arrays of one shape, got {[a.shape for a in arrays]}")
+    if any(np.any(~np.isfinite(a)) or np.any(a < 0) for a in arrays):
+        raise ValueError("review counts must be finite and ≥ 0")
+    if not prior_reviews >= 0:
+        raise ValueError(f"prior_reviews must be ≥ 0, got {prior_reviews}")
+    s, f, s_old, f_old = arrays
+    n_old = s_old + f_old
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a0 = np.where(n_old > prior_reviews, prior_reviews / np.where(n_old > 0, n_old, 1.0), 1.0)
+    return (
+        np.asarray(s + a0 * s_old, dtype=np.float64),
+        np.asarray(f + a0 * f_old, dtype=np.float64),
+    )
 
 
 def _water_fill(r: FloatArray, lo: FloatArray, hi: FloatArray, n: int) -> FloatArray:
@@ -233,6 +291,70 @@ def allocate(
     x = _water_fill(r, lo, hi, n)
     nh = largest_remainder(x, n, upper=hi.astype(np.int64))
     return Allocation(n=nh, N=Nh, budget=n, method=method)
+
+
+def oversampling_weights(strata: Strata, oversampling: Mapping[str, float] | None) -> FloatArray:
+    """Per-stratum oversampling factor: the product of the weights whose key matches it.
+
+    A key is a full stratum key ("cheap|high|edge") or "dimension=value" clauses joined by "&"
+    ("tier=cheap&uncertainty=high"); a clause naming a dimension the strata do not have
+    matches nothing. Unmatched strata keep factor 1.
+    """
+    weights = np.ones(strata.n_strata, dtype=np.float64)
+    keys = strata.keys()
+    for pattern, weight in (oversampling or {}).items():
+        if "=" not in pattern:
+            match = np.array([key == pattern for key in keys], dtype=bool)
+        else:
+            where: dict[str, str] = {}
+            for clause in pattern.split("&"):
+                dimension, _, value = clause.partition("=")
+                where[dimension.strip()] = value.strip()
+            if all(d in strata.dimensions for d in where):
+                match = strata.mask(**where)
+            else:
+                match = np.zeros(strata.n_strata, dtype=bool)
+        weights *= np.where(match, float(weight), 1.0)
+    return weights
+
+
+def design_allocation(
+    strata: Strata,
+    budget: int,
+    *,
+    method: Method,
+    successes: npt.ArrayLike | None = None,
+    failures: npt.ArrayLike | None = None,
+    quotas: npt.ArrayLike | None = None,
+    oversampling: Mapping[str, float] | None = None,
+    floor: int = 5,
+    maximum: int | None = None,
+) -> Allocation:
+    """A plan's allocation of one day's strata: what a queue build (and the efficiency study)
+    runs. :func:`allocate` with the plan's method, its oversampling (:func:`oversampling_weights`)
+    and floor; when the budget cannot give every stratum its floor, the floor drops to 2
+    (the plan preview says so) rather than refusing to build. ``successes``/``failures`` are
+    the stratum's review history (:func:`neyman_history`); ``quotas`` only for "manual".
+    """
+    weights = oversampling_weights(strata, oversampling)
+
+    def with_floor(minimum: int) -> Allocation:
+        return allocate(
+            strata.sizes,
+            budget,
+            method=method,
+            successes=successes,
+            failures=failures,
+            quotas=quotas if method == "manual" else None,
+            weights=weights,
+            floor=minimum,
+            maximum=maximum,
+        )
+
+    try:
+        return with_floor(floor)
+    except AllocationError:
+        return with_floor(2)
 
 
 @dataclass(frozen=True, eq=False)

@@ -208,3 +208,28 @@ class DailyDrift(models.Model):
         if self.reference_labels:
             return f"reference set {name}, router label {', '.join(self.reference_labels)}"
         return f"reference set {name}, all records"
+
+
+class AlarmBaseline(models.Model):
+    """A plan's in-control window for its quality alarms, set by a QA lead: the queue days
+    (inclusive) known to be good. The CUSUM's p0 comes from the reviews of these days and the
+    charts watch the days after `end`. Without a row the plan uses its first
+    ALARM_BASELINE_DAYS queue days (reports/services.py:alarm_baseline_window)."""
+
+    plan = models.OneToOneField(Plan, on_delete=models.CASCADE, related_name="alarm_baseline")
+    start = models.DateField()
+    end = models.DateField()
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gte=models.F("start")), name="alarm_baseline_start_le_end"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan.name}: {self.start:%Y-%m-%d} to {self.end:%Y-%m-%d}"

@@ -2,20 +2,26 @@
 
 Quality alarms, per plan and tier, after each day's reviews:
 - **below target**: the tier's stratified estimate over the trailing 7 days (ending on the day)
-  has its whole interval under the tier's target (`sampling.detect.below_target`).
-- **CUSUM**: the risk-adjusted Bernoulli CUSUM (`sampling.detect.cusum`) over the tier's
-  reviewed items in review order (the time of each item's first review). X = 1 when the item
-  is *not fully correct*: its score (adjudicated verdict, else the mean of its reviews) is
-  below 1, so "partially correct" counts as wrong — the chart is Bernoulli, and a partial
-  answer is one a user could not rely on. p0 is the item's stratum's baseline error rate
-  under the same rule, from the plan's first ALARM_BASELINE_DAYS queue days, shrunk towards
-  the tier's rate (`sampling.baseline`); items after the baseline are monitored. h is set by
-  simulation for an in-control average run length of ALARM_CUSUM_ARL reviews
-  (`sampling.detect.calibrate_h`) on the tier's own baseline p0 mix (or, with
-  ALARM_CUSUM_CALIBRATION = "quarter", for ≤ 1 false alarm per quarter in 95 % of in-control
-  quarters). After an alarm the chart restarts from 0 (`cusum(restart=True)`), so a persistent
-  shift raises one alarm per day it keeps crossing (one per day: the alarm is unique per
-  day), and the alarm's day is the queue day of the item whose review crossed h.
+  has its whole interval under the tier's target (`sampling.detect.below_target`) and the
+  previous day's did not: one alarm per episode, on the day it starts.
+- **CUSUM**: risk-adjusted Bernoulli CUSUMs (`sampling.detect.cusum`), one per tier ×
+  uncertainty band (one per tier when the plan does not stratify by uncertainty:
+  `sampling.monitor.chart_groups`), over the chart's reviewed items in review order (the time
+  of each item's first review). X = 1 when the item is *not fully correct*: its score
+  (adjudicated verdict, else the mean of its reviews) is below 1, so "partially correct"
+  counts as wrong — the chart is Bernoulli, and a partial answer is one a user could not rely
+  on. p0 is the item's stratum's error rate under the same rule in the plan's baseline window
+  (`alarm_baseline_window`: set by a QA lead on the alarms page, else the first
+  ALARM_BASELINE_DAYS queue days), shrunk towards the tier's rate (`sampling.baseline`); items
+  after the window are monitored. The thresholds of ALL the plan's charts are set together
+  (`sampling.monitor.calibrate_plan`) for the promise `quality_alarm_promise()` states — at
+  most ALARM_FALSE_ALARMS_PER_QUARTER false alarms per plan per quarter (91 days) in
+  ALARM_QUARTER_SHARE of stable quarters — with the uncertainty of the estimated p0 built in
+  (each simulated quarter draws the true rates from their posterior). The whole pipeline is
+  `sampling.monitor.plan_alarms`, the function `benchmarks/alarms.py` measures. After an
+  alarm the chart restarts from 0 (`cusum(restart=True)`), so a persistent shift raises one
+  alarm per day it keeps crossing (the alarm is unique per plan, tier and day), and the
+  alarm's day is the queue day of the item whose review crossed h.
 
 Drift, per source, tier and day, after each ingest: PSI, KS and Wasserstein/σ of that day's
 router confidence against the source's reference set (`sampling.drift.drift`), stored as a
@@ -48,11 +54,11 @@ from django.utils import timezone
 
 from reviewapp.responses.models import ReferenceRecord, ReferenceSet, Response, Source
 from reviewapp.review.models import Plan, PlanVersion, Queue, Review
-from sampling.baseline import baseline_rates
-from sampling.detect import below_target, calibrate_h, calibrate_h_for_false_alarms, cusum
+from sampling.detect import below_target
 from sampling.drift import DRIFT_ALPHA, PSI_ALERT, PSI_WARN, WASSERSTEIN_ALERT, drift
+from sampling.monitor import QUARTER_DAYS, plan_alarms
 
-from .models import Alarm, DailyDrift
+from .models import Alarm, AlarmBaseline, DailyDrift
 from .selectors import ReportData, domain_estimate, report_data
 
 logger = logging.getLogger(__name__)
@@ -139,13 +145,21 @@ def _version_for(plan: Plan, day: dt.date) -> PlanVersion | None:
 
 
 def _below_target_alarms(*, plan: Plan, day: dt.date, targets: dict[str, float]) -> list[Alarm]:
+    """One alarm per episode: the tier's trailing-7-day interval lies wholly under its target
+    on `day` and did not on the day before (a shortfall that lasts is one alarm, not one a
+    day: each day would count against the plan's false-alarm budget)."""
     start = day - dt.timedelta(days=BELOW_TARGET_WINDOW_DAYS - 1)
     data = report_data(plan=plan, start=start, end=day)
+    previous_day = day - dt.timedelta(days=1)
+    before = report_data(plan=plan, start=start - dt.timedelta(days=1), end=previous_day)
     raised = []
     for tier, target in sorted(targets.items()):
         estimate = domain_estimate(data, data.mask(tier=tier))
         if estimate is None or not below_target((estimate.ci_low, estimate.ci_high), target):
             continue
+        earlier = domain_estimate(before, before.mask(tier=tier))
+        if earlier is not None and below_target((earlier.ci_low, earlier.ci_high), target):
+            continue  # the episode began earlier: its alarm is that day's
         alarm, _ = _alarm_upsert(
             plan=plan,
             tier=tier,
@@ -164,6 +178,7 @@ def _below_target_alarms(*, plan: Plan, day: dt.date, targets: dict[str, float])
                 "reviewed": estimate.n_reviewed,
                 "population": estimate.population,
                 "uncovered_share": estimate.uncovered_share,
+                "episode_start": True,
             },
         )
         raised.append(alarm)
@@ -209,79 +224,130 @@ def _cells(data: ReportData) -> _Cells:
     )
 
 
-def _baseline_days(plan: Plan) -> list[dt.date]:
-    days = (
-        Queue.objects.filter(plan=plan, kind=Queue.Kind.PROBABILITY)
-        .order_by("day")
-        .values_list("day", flat=True)
-    )
-    return list(days[: int(_setting("ALARM_BASELINE_DAYS", 14))])
+@dataclass(frozen=True)
+class BaselineWindow:
+    """The in-control window of a plan's quality charts: queue days `start`..`end`
+    (inclusive), `days` of them with a queue; `chosen` says who chose it: "set" (a QA lead, on
+    the alarms page) or "default" (the plan's first ALARM_BASELINE_DAYS queue days; None
+    dates while the plan has fewer queue days than that)."""
+
+    start: dt.date | None
+    end: dt.date | None
+    days: int
+    chosen: str
+    default_days: int
+
+    @property
+    def complete(self) -> bool:
+        """Charts can run: a set window with at least one queue day, or a full default."""
+        if self.chosen == "set":
+            return self.days > 0
+        return self.end is not None
 
 
-def cusum_threshold(
-    p0: np.ndarray, *, target_arl: float, reviews_per_day: float = 0.0
-) -> tuple[float, float | None]:
-    """The CUSUM threshold h for this p0 mix; returns (h, simulated in-control ARL or None).
+def alarm_baseline_window(plan: Plan) -> BaselineWindow:
+    """The window the plan's quality charts take their in-control rates from.
 
-    ALARM_CUSUM_CALIBRATION "arl" (DESIGN.md's ARL of 500): in-control average run length of
-    `target_arl` reviews (`calibrate_h`). "quarter" (default: ARL 500 gives ~20 false alarms a
-    quarter at 200 reviews a day, docs/efficiency.md): at most one false alarm per quarter (91
-    days at `reviews_per_day`) in 95 % of in-control quarters (`calibrate_h_for_false_alarms`).
-    """
-    runs = int(_setting("ALARM_CUSUM_RUNS", 1000))
-    if _setting("ALARM_CUSUM_CALIBRATION", "quarter") == "quarter" and reviews_per_day > 0:
-        quarter = calibrate_h_for_false_alarms(
-            p0, 91 * reviews_per_day, 1, 0.95, odds_ratio=CUSUM_ODDS_RATIO, n_runs=runs
+    Default: the plan's first ALARM_BASELINE_DAYS queue days. Not a rolling window: a rolling
+    baseline follows a slow drift (the seed scenario's ramp) and calls it normal, which is
+    exactly what the chart is there to catch. A QA lead who knows the first days were not
+    good (a drift that started inside them is otherwise absorbed) sets a range known to be
+    good (`alarm_baseline_set`)."""
+    default_days = int(_setting("ALARM_BASELINE_DAYS", 14))
+    queue_days = Queue.objects.filter(plan=plan, kind=Queue.Kind.PROBABILITY).order_by("day")
+    chosen = AlarmBaseline.objects.filter(plan=plan).first()
+    if chosen is not None:
+        days = queue_days.filter(day__gte=chosen.start, day__lte=chosen.end).count()
+        return BaselineWindow(chosen.start, chosen.end, days, "set", default_days)
+    first = list(queue_days.values_list("day", flat=True)[:default_days])
+    if len(first) < default_days:
+        return BaselineWindow(
+            first[0] if first else None, None, len(first), "default", default_days
         )
-        return quarter.h, None
-    calibration = calibrate_h(p0, target_arl, odds_ratio=CUSUM_ODDS_RATIO, n_runs=runs)
-    return calibration.h, calibration.arl
+    return BaselineWindow(first[0], first[-1], len(first), "default", default_days)
 
 
-def _cusum_alarms(*, plan: Plan, day: dt.date) -> list[Alarm]:
-    baseline = _baseline_days(plan)
-    if len(baseline) < int(_setting("ALARM_BASELINE_DAYS", 14)) or day <= baseline[-1]:
-        return []  # still in the baseline period: nothing to compare with yet
-    data = report_data(plan=plan, start=baseline[0], end=day)
+def alarm_baseline_set(
+    *, plan: Plan, start: dt.date | None, end: dt.date | None, user: Any
+) -> None:
+    """Set the plan's in-control window to the queue days `start`..`end` (a range known to be
+    good), or go back to the default when both are None. Alarms already raised stay (they are
+    a record); the next computation uses the new window."""
+    if start is None and end is None:
+        AlarmBaseline.objects.filter(plan=plan).delete()
+        return
+    if start is None or end is None:
+        raise AlarmError("Give both the first and the last day of the baseline, or neither.")
+    if end < start:
+        raise AlarmError("The baseline's last day is before its first day.")
+    AlarmBaseline.objects.update_or_create(
+        plan=plan, defaults={"start": start, "end": end, "set_by": user}
+    )
+
+
+def quality_alarm_promise() -> str:
+    """What the quality alarms promise, in days and quarters (page, README, alarm text)."""
+    n = int(_setting("ALARM_FALSE_ALARMS_PER_QUARTER", 1))
+    share = float(_setting("ALARM_QUARTER_SHARE", 0.95))
+    return (
+        f"at most {n} false CUSUM alarm{'s' if n != 1 else ''} per plan per quarter "
+        f"({QUARTER_DAYS} days) in {share:.0%} of stable quarters, all of the plan's charts "
+        "together"
+    )
+
+
+def _plan_charts(*, plan: Plan, day: dt.date) -> tuple[BaselineWindow, ReportData, Any] | None:
+    """The plan's charts over its reviews up to `day` (`sampling.monitor.plan_alarms`)."""
+    window = alarm_baseline_window(plan)
+    if not window.complete or window.start is None or window.end is None or day <= window.end:
+        return None  # still in (or without) the baseline: nothing to compare with yet
+    data = report_data(plan=plan, start=window.start, end=day)
     if len(data.item_ids) == 0:
-        return []
+        return None
     cells = _cells(data)
     item_day = data.labels["day"][data.item_stratum]
     wrong = (data.item_score < 1.0).astype(np.int64)
-    in_baseline = item_day <= baseline[-1].isoformat()
-    rates = baseline_rates(
-        wrong[in_baseline],
-        cells.item_cell[in_baseline],
-        cells.cell_tier,
-        n_tiers=len(cells.tiers),
-    )
-    first_review = _first_review_times(data.item_ids[~in_baseline])
-    target_arl = float(_setting("ALARM_CUSUM_ARL", 500))
-    raised = []
-    for t, tier in enumerate(cells.tiers):
-        base_items = in_baseline & (cells.cell_tier[cells.item_cell] == t)
-        if not base_items.any():
-            continue  # no baseline for this tier: its p0 would be a guess
-        monitored = np.flatnonzero(~in_baseline & (cells.cell_tier[cells.item_cell] == t))
-        if len(monitored) == 0:
-            continue
-        order = sorted(
+    in_baseline = item_day <= window.end.isoformat()
+    monitored = np.flatnonzero(~in_baseline)
+    first_review = _first_review_times(data.item_ids[monitored])
+    order = np.array(
+        sorted(
             monitored.tolist(),
             key=lambda i: (first_review[int(data.item_ids[i])], int(data.item_ids[i])),
-        )
-        idx = np.array(order, dtype=np.int64)
-        p0 = rates.stratum_rate[cells.item_cell[idx]]
-        per_day = float(base_items.sum()) / len(baseline)
-        h, arl = cusum_threshold(
-            rates.stratum_rate[cells.item_cell[base_items]],
-            target_arl=target_arl,
-            reviews_per_day=per_day,
-        )
-        # The chart restarts from 0 after each alarm (sampling.detect.cusum(restart=True)).
-        result = cusum(wrong[idx], p0, odds_ratio=CUSUM_ODDS_RATIO, h=h, restart=True)
+        ),
+        dtype=np.int64,
+    )
+    result = plan_alarms(
+        baseline_wrong=wrong[in_baseline],
+        baseline_cell=cells.item_cell[in_baseline],
+        monitored_wrong=wrong[order],
+        monitored_cell=cells.item_cell[order],
+        cell_tier=[name[0] for name in cells.names],
+        cell_band=[name[1] for name in cells.names],
+        baseline_days=max(window.days, 1),
+        days=QUARTER_DAYS,
+        max_alarms=int(_setting("ALARM_FALSE_ALARMS_PER_QUARTER", 1)),
+        share=float(_setting("ALARM_QUARTER_SHARE", 0.95)),
+        odds_ratio=CUSUM_ODDS_RATIO,
+        n_runs=int(_setting("ALARM_CUSUM_RUNS", 500)),
+    )
+    return window, data, (result, cells, item_day, wrong, order, first_review)
+
+
+def _cusum_alarms(*, plan: Plan, day: dt.date) -> list[Alarm]:
+    charted = _plan_charts(plan=plan, day=day)
+    if charted is None:
+        return []
+    window, data, (result, cells, item_day, wrong, order, first_review) = charted
+    tier_index = {t: i for i, t in enumerate(sorted({n[0] for n in cells.names}))}
+    raised = []
+    for chart in result.charts:
+        idx = order[chart.reviews]  # item positions in `data`, in review order
+        p0 = chart.p0
+        t = tier_index[chart.tier]
         previous = -1
-        for at in result.alarms.tolist():
-            zeros = np.flatnonzero(result.statistic[previous + 1 : at] == 0)
+        for at in chart.result.alarms.tolist():
+            zeros = np.flatnonzero(chart.result.statistic[previous + 1 : at] == 0)
             begin = previous + 1 + (int(zeros[-1]) + 1 if len(zeros) else 0)
             excursion = range(begin, at + 1)
             previous = at
@@ -293,33 +359,37 @@ def _cusum_alarms(*, plan: Plan, day: dt.date) -> list[Alarm]:
                     "stratum": "|".join(cells.names[cells.item_cell[idx[j]]]),
                     "score": float(data.item_score[idx[j]]),
                     "p0": float(p0[j]),
-                    "weight": float(result.weights[j]),
+                    "weight": float(chart.result.weights[j]),
                 }
                 for j in excursion
                 if wrong[idx[j]]
             ]
+            calibration = result.calibration
             alarm, _ = _alarm_upsert(
                 plan=plan,
-                tier=tier,
+                tier=chart.tier,
                 kind=Alarm.Kind.CUSUM,
                 day=dt.date.fromisoformat(str(item_day[crossing])),
                 level=Alarm.Level.WARN,
                 evidence={
-                    "statistic": float(result.statistic[at]),
-                    "h": h,
-                    "calibration": _setting("ALARM_CUSUM_CALIBRATION", "quarter"),
-                    "target_arl": target_arl,
-                    "simulated_arl": arl,
+                    "chart": chart.name,
+                    "statistic": float(chart.result.statistic[at]),
+                    "h": chart.h,
+                    "calibration": "plan",
+                    "promise": quality_alarm_promise(),
+                    "charts_in_plan": len(result.charts),
+                    "calibrated_share": calibration.share if calibration else None,
                     "odds_ratio": CUSUM_ODDS_RATIO,
                     "crossing_item": int(data.item_ids[crossing]),
                     "crossing_review_at": first_review[int(data.item_ids[crossing])].isoformat(),
                     "reviews_in_excursion": len(excursion),
                     "wrong_in_excursion": int(sum(wrong[idx[j]] for j in excursion)),
                     "expected_wrong_in_excursion": float(p0[begin : at + 1].sum()),
-                    "baseline_start": baseline[0].isoformat(),
-                    "baseline_end": baseline[-1].isoformat(),
-                    "baseline_reviews": int(rates.tier_n[t]),
-                    "baseline_error_rate": float(rates.tier_rate[t]),
+                    "baseline_start": window.start.isoformat() if window.start else None,
+                    "baseline_end": window.end.isoformat() if window.end else None,
+                    "baseline_chosen": window.chosen,
+                    "baseline_reviews": int(result.rates.tier_n[t]),
+                    "baseline_error_rate": float(result.rates.tier_rate[t]),
                     "wrong_rule": "score < 1 (partially correct counts as wrong)",
                     "drivers": drivers[-CUSUM_EVIDENCE_ITEMS:],
                 },
@@ -781,13 +851,15 @@ def alarm_describe(alarm: Alarm) -> str:
             f"{pct('target')}: the whole interval is under it."
         )
     if alarm.kind == Alarm.Kind.CUSUM:
-        calibration = (
+        calibration = e.get("promise") or (
             "at most one false alarm per quarter"
             if e.get("calibration") == "quarter"
             else f"one false alarm per {e.get('target_arl', 0):.0f} in-control reviews"
         )
+        chart = f" ({e['chart']})" if e.get("chart") else ""
         return (
-            f"Tier {alarm.tier}: the CUSUM of wrong answers reached {e.get('statistic', 0):.2f}, "
+            f"Tier {alarm.tier}{chart}: the CUSUM of wrong answers reached "
+            f"{e.get('statistic', 0):.2f}, "
             f"above its threshold h = {e.get('h', 0):.2f} (set for {calibration}): "
             f"{e.get('wrong_in_excursion')} of "
             f"the last {e.get('reviews_in_excursion')} reviews were wrong where the baseline "

@@ -13,6 +13,7 @@ urlpatterns = [
     path("summary/", views.summary, name="summary"),
     path("alarms/", views_alarms.alarm_list, name="alarms"),
     path("alarms/recompute/", views_alarms.alarm_recompute, name="alarms-recompute"),
+    path("alarms/baseline/", views_alarms.alarm_baseline, name="alarms-baseline"),
     path(
         "alarms/<int:alarm_id>/acknowledge/",
         views_alarms.alarm_change,

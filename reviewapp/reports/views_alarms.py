@@ -23,7 +23,15 @@ from reviewapp.review.roles import QA_LEAD, VIEWER, has_role, role_required
 
 from .models import Alarm
 from .selectors import alarm_queryset
-from .services import AlarmError, alarm_acknowledge, alarm_close, alarm_describe
+from .services import (
+    AlarmError,
+    alarm_acknowledge,
+    alarm_baseline_set,
+    alarm_baseline_window,
+    alarm_close,
+    alarm_describe,
+    quality_alarm_promise,
+)
 
 STATUS_CHOICES = [("active", "Open or acknowledged"), ("all", "All")] + [
     (value, label) for value, label in Alarm.Status.choices
@@ -64,6 +72,41 @@ class RecomputeForm(forms.Form):
         help_text="Empty: every queue day of the plan.",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+
+
+class BaselineForm(forms.Form):
+    """A plan's in-control window for its quality alarms: queue days known to be good."""
+
+    plan = forms.ModelChoiceField(queryset=Plan.objects.all(), to_field_name="name")
+    start = forms.DateField(
+        required=False, label="First day", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        required=False, label="Last day", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    use_default = forms.BooleanField(
+        required=False, label="Use the default (the plan's first queue days)"
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("use_default"):
+            return data
+        start, end = data.get("start"), data.get("end")
+        if start is None or end is None:
+            raise forms.ValidationError(
+                "Give the first and the last day of the baseline, or tick the default."
+            )
+        if end < start:
+            raise forms.ValidationError("The baseline's last day is before its first day.")
+        return data
+
+
+def baseline_rows(plan_name: str = "") -> list[dict[str, Any]]:
+    """Each active plan's (or the chosen plan's) quality baseline, as the page shows it."""
+    plans = Plan.objects.order_by("name")
+    plans = plans.filter(name=plan_name) if plan_name else plans.filter(active=True)
+    return [{"plan": plan, "window": alarm_baseline_window(plan)} for plan in plans]
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -134,6 +177,9 @@ def alarm_list(request: HttpRequest) -> HttpResponse:
             "csv_query": query.urlencode(),
             "can_change": has_role(request.user, QA_LEAD),
             "recompute_form": RecomputeForm(initial={"plan": filters["plan"] or None}),
+            "baselines": baseline_rows(filters["plan"]),
+            "baseline_form": BaselineForm(initial={"plan": filters["plan"] or None}),
+            "promise": quality_alarm_promise(),
         },
     )
 
@@ -179,4 +225,31 @@ def alarm_recompute(request: HttpRequest) -> HttpResponse:
     else:
         compute_alarms_for_plan.delay(plan.pk)
         messages.success(request, f"Recomputing {plan.name}'s quality alarms for every queue day.")
+    return _back(request)
+
+
+@role_required(QA_LEAD)
+@require_POST
+def alarm_baseline(request: HttpRequest) -> HttpResponse:
+    """Set (or reset to the default) a plan's quality-alarm baseline window."""
+    form = BaselineForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return _back(request)
+    plan = form.cleaned_data["plan"]
+    if form.cleaned_data.get("use_default"):
+        alarm_baseline_set(plan=plan, start=None, end=None, user=request.user)
+        messages.success(request, f"{plan.name}: the quality baseline is the default again.")
+    else:
+        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+        try:
+            alarm_baseline_set(plan=plan, start=start, end=end, user=request.user)
+        except AlarmError as exc:
+            messages.error(request, str(exc))
+            return _back(request)
+        messages.success(
+            request,
+            f"{plan.name}: quality baseline set to {start:%Y-%m-%d} – {end:%Y-%m-%d}; "
+            "recompute its alarms to apply it to past days.",
+        )
     return _back(request)

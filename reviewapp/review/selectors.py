@@ -13,7 +13,13 @@ from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from reviewapp.responses.models import Response, Source
-from sampling.allocation import AllocationError, Target, expected_half_width, plan_budget
+from sampling.allocation import (
+    AllocationError,
+    Target,
+    expected_half_width,
+    oversampling_weights,
+    plan_budget,
+)
 from sampling.estimate import beta_posterior_variance
 
 from .models import Plan, PlanVersion, Queue, QueueItem, Review, ReviewAudit
@@ -273,6 +279,7 @@ class PlanPreview:
     tiers: list[dict[str, Any]] = field(default_factory=list)
     overall_half_width: float | None = None
     reviews_in_history: float = 0.0
+    history_window_days: int = 0
     planner: dict[str, Any] | None = None
 
 
@@ -285,10 +292,11 @@ def plan_preview(
     planner_half_width: float | None = None,
 ) -> PlanPreview:
     """What a (possibly unsaved) design would draw from the latest day of traffic: N_h, n_h,
-    π per stratum, the expected 95 % half-width per tier from the plan's past reviews (S_h² =
-    E[p(1−p)] under the Beta posterior), and, given a target half-width for one tier, the
-    smallest budget that meets it (sampling.allocation.plan_budget)."""
-    from .services import plan_config_clean, plan_design, stratum_history
+    π per stratum, the expected 95 % half-width per tier from the plan's recent reviews (S_h² =
+    E[p(1−p)] under the Beta posterior of services.allocation_history, the counts the
+    allocation used), and, given a target half-width for one tier, the smallest budget that
+    meets it (sampling.allocation.plan_budget)."""
+    from .services import neyman_window_days, plan_config_clean, plan_design
 
     clean = plan_config_clean(config)
     day = latest_traffic_day(sources=sources)
@@ -300,9 +308,11 @@ def plan_preview(
     N = strata.sizes.astype(float)
     n = allocation.n.astype(float)
     keys = strata.keys()
-    history = stratum_history(plan=plan) if plan is not None and plan.pk else {}
-    successes = np.array([history.get(k, (0.0, 0.0))[0] for k in keys])
-    failures = np.array([history.get(k, (0.0, 0.0))[1] for k in keys])
+    # The history the allocation itself used (recent window + capped prior), so the expected
+    # half-widths and the planner describe the queue this design would build.
+    zeros = np.zeros(len(keys))
+    successes = zeros if design.successes is None else design.successes
+    failures = zeros if design.failures is None else design.failures
     s2 = beta_posterior_variance(successes, failures)
     smin = clean["stratum_min"]
     preview = PlanPreview(
@@ -318,6 +328,7 @@ def plan_preview(
         uncertainty_from_reference=not clean["uncertainty_cuts"],
         ood_cuts=tuple(float(f"{c:.3g}") for c in design.bands["ood"].cuts),
         reviews_in_history=float(successes.sum() + failures.sum()),
+        history_window_days=neyman_window_days(),
     )
     for h, key in enumerate(keys):
         preview.strata.append(
@@ -370,8 +381,6 @@ def _plan_budget_for(
     tier: str,
     half_width: float,
 ) -> dict[str, Any]:
-    from .services import _matches
-
     strata = design.strata
     out: dict[str, Any] = {"tier": tier, "half_width": half_width}
     if tier and "tier" not in strata.dimensions:
@@ -383,9 +392,7 @@ def _plan_budget_for(
         return out
     method = clean["allocation"] if clean["allocation"] != "manual" else "neyman"
     out["method"] = method
-    weights = np.ones(strata.n_strata)
-    for pattern, weight in (clean["oversampling"] or {}).items():
-        weights *= np.where(_matches(strata, pattern), float(weight), 1.0)
+    weights = oversampling_weights(strata, clean["oversampling"])
     try:
         result = plan_budget(
             strata.sizes,

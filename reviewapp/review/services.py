@@ -20,7 +20,12 @@ from django.utils import timezone
 
 from reviewapp.responses.models import ReferenceRecord, Response, Source
 from reviewapp.responses.scoring import responses_score
-from sampling.allocation import Allocation, AllocationError, allocate
+from sampling.allocation import (
+    NEYMAN_WINDOW_DAYS,
+    Allocation,
+    design_allocation,
+    neyman_history,
+)
 from sampling.draw import draw
 from sampling.ood import uncertainty as uncertainty_of
 from sampling.strata import (
@@ -198,6 +203,10 @@ class DayDesign:
     # Per response (aligned with response_ids): its auto_score, NaN when absent. Items keep
     # theirs, so the PPI's item terms come from the same moment as the stratum sums above.
     auto_scores: np.ndarray | None = None
+    # Per stratum: the review history the allocation used (allocation_history), for the
+    # planner's expected half-widths.
+    successes: np.ndarray | None = None
+    failures: np.ndarray | None = None
 
 
 def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -244,14 +253,18 @@ def _labels(values: np.ndarray, bands: Bands) -> np.ndarray:
     return out.astype(str)
 
 
-def stratum_history(*, plan: Plan, before: dt.date | None = None) -> dict[str, tuple[float, float]]:
-    """Per stratum key: (successes, failures) of the plan's past reviews (partial credit counts
-    half), for Neyman allocation and the planner."""
+def stratum_history(
+    *, plan: Plan, before: dt.date | None = None, since: dt.date | None = None
+) -> dict[str, tuple[float, float]]:
+    """Per stratum key: (successes, failures) of the plan's reviews of queue days in
+    [since, before) (partial credit counts half); gold copies never count."""
     reviews = Review.objects.filter(
         item__queue__plan=plan, item__queue__kind=Queue.Kind.PROBABILITY, item__is_gold=False
     )
     if before:
         reviews = reviews.filter(item__queue__day__lt=before)
+    if since:
+        reviews = reviews.filter(item__queue__day__gte=since)
     history: dict[str, list[float]] = {}
     for key, verdict, count in (
         reviews.values_list("item__stratum__key", "verdict").annotate(count=Count("id")).order_by()
@@ -261,6 +274,36 @@ def stratum_history(*, plan: Plan, before: dt.date | None = None) -> dict[str, t
         entry[0] += score * count
         entry[1] += (1 - score) * count
     return {key: (s, f) for key, (s, f) in history.items()}
+
+
+def neyman_window_days() -> int:
+    """Days of reviews Neyman allocation counts in full (settings NEYMAN_WINDOW_DAYS; 0 = all
+    history)."""
+    days = settings.LONGTAIL.get("NEYMAN_WINDOW_DAYS", NEYMAN_WINDOW_DAYS)
+    if not isinstance(days, int) or days < 0:
+        raise ValueError(f"LONGTAIL_NEYMAN_WINDOW_DAYS: a whole number ≥ 0, got {days!r}")
+    return days
+
+
+def allocation_history(
+    *, plan: Plan, keys: list[str], day: dt.date
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per stratum of `keys`: the (successes, failures) Neyman's S_h and the planner use for
+    `day`: the reviews of the window's days before `day` in full, older ones as a capped prior
+    (sampling.allocation.neyman_history). An unsaved plan has no history."""
+    zeros = np.zeros(len(keys))
+    if not plan.pk:
+        return zeros, zeros.copy()
+    window = neyman_window_days()
+    since = day - dt.timedelta(days=window) if window else None
+    recent = stratum_history(plan=plan, before=day, since=since)
+    older = stratum_history(plan=plan, before=since) if since else {}
+    counts = [
+        np.array([source.get(k, (0.0, 0.0))[i] for k in keys])
+        for source in (recent, older)
+        for i in (0, 1)
+    ]
+    return neyman_history(*counts)
 
 
 def plan_design(
@@ -306,42 +349,20 @@ def plan_design(
     keys = strata.keys()
     auto_scores = _float_column(rows, 5)
     totals = _stratum_totals(strata, {"auto_score": auto_scores, "cost": _float_column(rows, 6)})
-    history = stratum_history(plan=version.plan, before=day) if version.plan.pk else {}
-    successes = np.array([history.get(k, (0.0, 0.0))[0] for k in keys])
-    failures = np.array([history.get(k, (0.0, 0.0))[1] for k in keys])
-    weights = np.ones(strata.n_strata)
-    for pattern, weight in (version.oversampling or {}).items():
-        weights *= np.where(_matches(strata, pattern), float(weight), 1.0)
+    successes, failures = allocation_history(plan=version.plan, keys=list(keys), day=day)
     quotas = np.array([float((version.manual_quotas or {}).get(k, 0)) for k in keys])
-    n = budget if budget is not None else version.daily_budget
-    floor = version.stratum_min
-    try:
-        allocation = allocate(
-            strata.sizes,
-            n,
-            method=version.allocation,  # type: ignore[arg-type]
-            successes=successes,
-            failures=failures,
-            quotas=quotas if version.allocation == "manual" else None,
-            weights=weights,
-            floor=floor,
-            maximum=version.stratum_max,
-        )
-    except AllocationError:
-        # More strata than the budget can give a floor each: lower the floor to 2, and say so
-        # in the preview rather than refusing to build.
-        allocation = allocate(
-            strata.sizes,
-            n,
-            method=version.allocation,  # type: ignore[arg-type]
-            successes=successes,
-            failures=failures,
-            quotas=quotas if version.allocation == "manual" else None,
-            weights=weights,
-            floor=2,
-            maximum=version.stratum_max,
-        )
-    return DayDesign(ids, strata, allocation, bands, totals, auto_scores)
+    allocation = design_allocation(
+        strata,
+        budget if budget is not None else version.daily_budget,
+        method=version.allocation,  # type: ignore[arg-type]
+        successes=successes,
+        failures=failures,
+        quotas=quotas,
+        oversampling=version.oversampling,
+        floor=version.stratum_min,
+        maximum=version.stratum_max,
+    )
+    return DayDesign(ids, strata, allocation, bands, totals, auto_scores, successes, failures)
 
 
 def _optional_float(values: np.ndarray | None, index: int) -> float | None:
@@ -388,20 +409,6 @@ def _oversampling_key_check(key: str, dimensions: list[str]) -> None:
                 f"oversampling: “{key}” names the dimension “{dimension.strip()}”, which this "
                 f"plan does not stratify by; its dimensions are {named}"
             )
-
-
-def _matches(strata: Strata, pattern: str) -> np.ndarray:
-    """An oversampling key is a full stratum key ("cheap|high|edge") or "dimension=value"
-    clauses joined by "&" ("tier=cheap&uncertainty=high")."""
-    if "=" not in pattern:
-        return np.array([key == pattern for key in strata.keys()], dtype=bool)  # noqa: SIM118
-    where = {}
-    for clause in pattern.split("&"):
-        dimension, _, value = clause.partition("=")
-        if dimension.strip() not in strata.dimensions:
-            return np.zeros(strata.n_strata, dtype=bool)
-        where[dimension.strip()] = value.strip()
-    return strata.mask(**where)
 
 
 def _seed_for(plan: Plan, day: dt.date) -> int:

@@ -11,10 +11,14 @@ from sampling.allocation import (
     allocate,
     beta_posterior_mean,
     beta_posterior_variance,
+    design_allocation,
     expected_half_width,
     largest_remainder,
+    neyman_history,
+    oversampling_weights,
     plan_budget,
 )
+from sampling.strata import Strata, assign_strata
 
 
 def test_beta_posterior_variance_hand_values():
@@ -72,6 +76,54 @@ def test_neyman_from_review_history():
     expected = 100 * s / s.sum()
     assert np.abs(a.n - expected).max() < 1
     assert a.n.tolist() == [25, 75]
+
+
+def test_neyman_history_caps_what_older_reviews_weigh():
+    # Stratum 0: 1,000 older reviews all correct, 10 recent with 5 wrong. a_0 = 20/1000, so
+    # the older ones weigh 20 pseudo-reviews: (5 + 20, 5 + 0).
+    # Stratum 1: 8 older reviews (below the cap, a_0 = 1) and none recent: (6, 2) as they are.
+    # Stratum 2: nothing at all: (0, 0), i.e. Beta(1, 1) and S² = 1/6.
+    s, f = neyman_history([5, 0, 0], [5, 0, 0], [1000, 6, 0], [0, 2, 0], prior_reviews=20)
+    assert s.tolist() == pytest.approx([25.0, 6.0, 0.0])
+    assert f.tolist() == pytest.approx([5.0, 2.0, 0.0])
+    # Fractional (partial-credit) counts keep their older rate: 30.5/40 scaled to 20.
+    s, f = neyman_history([0.0], [0.0], [30.5], [9.5], prior_reviews=20)
+    assert (s[0], f[0]) == pytest.approx((15.25, 4.75))
+    # prior 0 = the window only; prior inf = all history in full (the old behaviour).
+    assert neyman_history([1], [2], [50], [50], prior_reviews=0)[0].tolist() == [1.0]
+    assert neyman_history([1], [2], [50], [50], prior_reviews=np.inf)[1].tolist() == [52.0]
+
+
+def test_neyman_history_lets_a_drifted_stratum_take_its_share_back():
+    # A stratum right 2,000 times, then wrong on 10 of its 20 recent reviews, beside a stratum
+    # of steady 80 % accuracy. Over all history its S_h stays ≈ 0.07 and Neyman gives it 16
+    # of 100; over the window (+ capped prior) S_h ≈ 0.43 and it gets more than the 80 %
+    # stratum (S ≈ 0.41): 52 of 100.
+    N, budget = [1000, 1000], 100
+    recent_s, recent_f = np.array([10.0, 16.0]), np.array([10.0, 4.0])
+    older_s, older_f = np.array([2000.0, 1600.0]), np.array([0.0, 400.0])
+    everything = allocate(
+        N, budget, method="neyman", successes=recent_s + older_s, failures=recent_f + older_f
+    )
+    s, f = neyman_history(recent_s, recent_f, older_s, older_f)
+    windowed = allocate(N, budget, method="neyman", successes=s, failures=f)
+    assert everything.n[0] < 25
+    assert windowed.n[0] > windowed.n[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (([1], [1], [1, 2], [1, 2]), "one shape"),
+        (([1], [-1], [0], [0]), "≥ 0"),
+        (([1], [np.nan], [0], [0]), "finite"),
+    ],
+)
+def test_neyman_history_refuses_bad_counts(args, message):
+    with pytest.raises(ValueError, match=message):
+        neyman_history(*args)
+    with pytest.raises(ValueError, match="prior_reviews"):
+        neyman_history([1], [1], [1], [1], prior_reviews=-1)
 
 
 def test_oversampling_weights_and_manual_quotas():
@@ -197,3 +249,37 @@ def test_planner_reports_infeasible_target():
     plan = plan_budget(N, [Target("x", np.array([True, True]), 0.0001)], max_budget=30)
     assert not plan.feasible
     assert plan.budget == 30
+
+
+def _strata_tier_band() -> Strata:
+    # cheap|high 100, cheap|low 300, capable|high 50, capable|low 550.
+    dims = {
+        "tier": ["cheap"] * 400 + ["capable"] * 600,
+        "uncertainty": ["high"] * 100 + ["low"] * 300 + ["high"] * 50 + ["low"] * 550,
+    }
+    return assign_strata(dims)
+
+
+def test_oversampling_weights_multiply_matching_patterns():
+    strata = _strata_tier_band()
+    w = dict(zip(strata.keys(), oversampling_weights(strata, {
+        "tier=cheap&uncertainty=high": 8.0,  # one stratum
+        "uncertainty=high": 3.0,  # two strata: cheap|high gets 8 × 3
+        "capable|low": 0.5,  # a full key
+        "ood=out": 10.0,  # a dimension the strata lack: matches nothing
+    }), strict=True))  # fmt: skip
+    assert w == {"cheap|high": 24.0, "cheap|low": 1.0, "capable|high": 3.0, "capable|low": 0.5}
+    assert oversampling_weights(strata, None).tolist() == [1.0] * 4
+
+
+def test_design_allocation_is_allocate_with_weights_and_lowers_the_floor_when_it_must():
+    strata = _strata_tier_band()
+    over = {"tier=cheap&uncertainty=high": 8.0}
+    a = design_allocation(strata, 100, method="proportional", oversampling=over, floor=5)
+    b = allocate(strata.sizes, 100, weights=oversampling_weights(strata, over), floor=5)
+    assert a.n.tolist() == b.n.tolist()
+    # 4 strata × floor 5 = 20 > 10: the floor drops to 2 instead of raising.
+    small = design_allocation(strata, 10, method="neyman", floor=5)
+    assert small.total == 10 and small.n.min() >= 2
+    with pytest.raises(AllocationError):
+        allocate(strata.sizes, 10, method="neyman", floor=5)

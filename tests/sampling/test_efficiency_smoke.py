@@ -1,10 +1,15 @@
 """Smoke version of benchmarks/efficiency.py: the study's core claims at reduced scale.
 
 A seeded seed-scenario population (8,000 answers/day, strata tier × uncertainty band) is
-simulated once; the repetitions redraw the review sample (sampling.draw) only. The claims:
-Longtail's stratified plan estimates the cheap tier's high-uncertainty band far more
-precisely than uniform review split by tier, and its risk-adjusted CUSUM on the cheap tier
-alarms after the drift onset on seed but stays quiet on the same days of `stable`.
+simulated once; the repetitions redraw the review sample (sampling.draw) only. The plan is
+the default one (`default_plan_config`'s oversampling, Neyman on the shipped window via
+`neyman_history`, allocated by `design_allocation` as the queue build does; its OOD patterns
+match nothing here, as on a plan without the OOD dimension). The claims: the default plan
+estimates the cheap tier's high-uncertainty band far more precisely than uniform review split
+by tier, and the product's risk-adjusted CUSUM (its odds ratio, p0 from `baseline_rates`) on
+the cheap tier alarms after the drift onset on seed but stays quiet on the same days of
+`stable`. (h here is for an in-control ARL of 120 days of the plan's cheap-tier reviews, not
+the product's quarterly calibration: a month of data cannot measure a quarter.)
 """
 
 from __future__ import annotations
@@ -14,13 +19,16 @@ import dataclasses
 import numpy as np
 import pytest
 
-from sampling.allocation import allocate
+from reviewapp.reports.oracle import default_plan_config
+from reviewapp.reports.services import CUSUM_ODDS_RATIO
+from sampling.allocation import NEYMAN_WINDOW_DAYS, design_allocation, neyman_history
+from sampling.baseline import baseline_rates
 from sampling.detect import calibrate_h, cusum
 from sampling.draw import draw
 from sampling.estimate import stratified_estimate
 from sampling.ood import uncertainty
 from sampling.simulate import load_scenario, reference_set, simulate_day
-from sampling.strata import uncertainty_bands, uncertainty_cuts_from_reference
+from sampling.strata import Strata, uncertainty_bands, uncertainty_cuts_from_reference
 
 PER_DAY = 8_000
 BUDGET = 200
@@ -30,7 +38,8 @@ RUNS = 5
 # Labels: 0 capable/low, 1 capable/high, 2 cheap/low, 3 cheap/high.
 CHEAP = np.array([False, False, True, True])
 CHEAP_HIGH = np.array([False, False, False, True])
-WEIGHTS = np.where(CHEAP_HIGH, 8.0, 1.0)
+LABELS = (("capable", "low"), ("capable", "high"), ("cheap", "low"), ("cheap", "high"))
+PLAN = default_plan_config(budget=BUDGET)
 
 
 def _population(name: str, days: range) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -54,17 +63,25 @@ def populations() -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
 
 
 def _run(pop: list[tuple[np.ndarray, np.ndarray]], plan: str, seed: int) -> dict[str, list]:
-    """Draw each day's reviews (perfect reviewer); Neyman from the last 14 days for 'c'."""
+    """Draw each day's reviews (perfect reviewer); the default plan's allocation for 'c'."""
     rng = np.random.default_rng(seed)
     n_hist, w_hist = np.zeros((len(pop), 4)), np.zeros((len(pop), 4))
     days: dict[str, list] = {"code": [], "y": [], "N": []}
     for d, (code, correct) in enumerate(pop):
         N = np.bincount(code, minlength=4)
         if plan == "c":
-            lo = max(0, d - 14)
-            s, f = n_hist[lo:d].sum(0) - w_hist[lo:d].sum(0), w_hist[lo:d].sum(0)
-            n = allocate(
-                N, BUDGET, method="neyman", successes=s, failures=f, weights=WEIGHTS, floor=5
+            lo = max(0, d - NEYMAN_WINDOW_DAYS)
+            recent_n, recent_w = n_hist[lo:d].sum(0), w_hist[lo:d].sum(0)
+            older_n, older_w = n_hist[:lo].sum(0), w_hist[:lo].sum(0)
+            s, f = neyman_history(recent_n - recent_w, recent_w, older_n - older_w, older_w)
+            strata = Strata(np.zeros(0, np.int64), LABELS, ("tier", "uncertainty"), N)
+            n = design_allocation(
+                strata,
+                BUDGET,
+                method=PLAN["allocation"],
+                successes=s,
+                failures=f,
+                oversampling=PLAN["oversampling"],
             ).n
             sample = draw(code, n, seed=rng).indices
         else:
@@ -108,26 +125,28 @@ def test_stratified_plan_halves_the_half_width_on_the_failing_band(populations) 
 def _first_alarm_day(days: dict[str, list], h: float) -> int | None:
     base = np.concatenate(days["code"][:ONSET])
     y_base = np.concatenate(days["y"][:ONSET])
-    wrong = np.bincount(base, weights=1 - y_base, minlength=4)
-    p0 = (wrong + 1) / (np.bincount(base, minlength=4) + 2)  # Beta(1,1) posterior mean
+    rates = baseline_rates((1 - y_base).astype(np.int64), base, CHEAP.astype(np.int64))
+    p0 = rates.stratum_rate
     code = np.concatenate(days["code"][ONSET:])
     y = np.concatenate(days["y"][ONSET:])
     day = np.concatenate([np.full(c.size, d + ONSET) for d, c in enumerate(days["code"][ONSET:])])
     keep = CHEAP[code]
-    res = cusum(1 - y[keep], p0[code[keep]], odds_ratio=3.0, h=h)
+    res = cusum(1 - y[keep], p0[code[keep]], odds_ratio=CUSUM_ODDS_RATIO, h=h)
     return None if res.first_alarm is None else int(day[keep][res.first_alarm])
 
 
 def test_cusum_alarms_after_onset_on_seed_not_on_stable(populations) -> None:
-    # h for an in-control ARL of 5,000 cheap-tier reviews (about a month of plan (c)).
+    # h for an in-control ARL of 120 days of the plan's cheap-tier reviews (in reviews, so
+    # that heavier oversampling of the cheap tier does not shorten it in days).
     pilot = _run(populations["stable"][:ONSET], "c", 99)
     code = np.concatenate(pilot["code"])
     y = np.concatenate(pilot["y"])
-    p_label = (np.bincount(code, weights=1 - y, minlength=4) + 1) / (
-        np.bincount(code, minlength=4) + 2
-    )
+    p_label = baseline_rates((1 - y).astype(np.int64), code, CHEAP.astype(np.int64)).stratum_rate
     pool = p_label[code[CHEAP[code]]]
-    h = calibrate_h(pool, 5_000.0, odds_ratio=3.0, n_runs=200, horizon=12_000, seed=0).h
+    arl = 120.0 * pool.size / ONSET
+    h = calibrate_h(
+        pool, arl, odds_ratio=CUSUM_ODDS_RATIO, n_runs=200, horizon=int(3 * arl), seed=0
+    ).h
     seed_alarms = [
         _first_alarm_day(_run(populations["seed"], "c", 100 + r), h) for r in range(RUNS)
     ]

@@ -11,14 +11,14 @@ import pytest
 
 from reviewapp.reports.models import Alarm
 from reviewapp.reports.services import (
+    alarm_baseline_set,
+    alarm_baseline_window,
     alarms_compute_drift,
     alarms_compute_quality,
     alarms_compute_quality_all,
-    cusum_threshold,
 )
-from sampling.baseline import baseline_rates
-from sampling.detect import cusum
 from sampling.estimate import stratified_estimate
+from sampling.monitor import plan_alarms
 
 from .alarm_factory import START, add_day, flags, make_plan
 
@@ -71,6 +71,22 @@ def test_below_target_is_quiet_when_the_interval_reaches_the_target(reviewer, al
     assert not Alarm.objects.exists()
 
 
+def test_below_target_is_one_alarm_per_episode(reviewer, alarm_settings):
+    # Three days in a row under target: one alarm, on the first; a day back above it ends the
+    # episode, and falling under again is a new one.
+    plan = make_plan(name="episodes", targets={"cheap": 0.95})
+    for d, wrong in enumerate([10, 10, 10]):
+        add_day(
+            plan,
+            START + dt.timedelta(days=d),
+            [("cheap", "low", 1000, flags(40, wrong))],
+            reviewer=reviewer,
+        )
+    for d in range(3):
+        alarms_compute_quality(plan=plan, day=START + dt.timedelta(days=d))
+    assert list(Alarm.objects.filter(kind="below_target").values_list("day", flat=True)) == [START]
+
+
 # --- CUSUM --------------------------------------------------------------------------------------
 
 
@@ -103,62 +119,117 @@ def _cusum_plan(
     return plan, days
 
 
-def _expected_first_alarm(days):
-    """The chart computed straight from sampling/, as the service should."""
-    base_wrong, base_stratum = [], []
-    for _, easy, hard in days[:3]:
-        base_wrong += easy + hard
-        base_stratum += [0] * len(easy) + [1] * len(hard)
-    rates = baseline_rates(np.array(base_wrong, int), base_stratum, [0, 0])
-    h, _ = cusum_threshold(rates.stratum_rate[np.array(base_stratum)], target_arl=500)
-    wrong, p0, where = [], [], []
-    for day, easy, hard in days[3:]:
-        for i, flag in enumerate(easy + hard):
-            wrong.append(int(flag))
-            p0.append(rates.stratum_rate[0 if i < len(easy) else 1])
-            where.append(day)
-    result = cusum(wrong, p0, h=h)
-    return (None if result.first_alarm is None else where[result.first_alarm]), h
+def _expected_alarm_days(days, baseline_days: int = 3):
+    """The plan's charts computed straight from sampling/ (`plan_alarms`, what the service
+    calls): cells (cheap, high) = 0 and (cheap, low) = 1, charts per tier × band, reviews in
+    the order the factory stamps them. Returns (sorted alarm days, thresholds per chart)."""
+    base_wrong, base_cell, wrong, cell, where = [], [], [], [], []
+    for d, (day, easy, hard) in enumerate(days):
+        flags_, cells_ = easy + hard, [1] * len(easy) + [0] * len(hard)
+        if d < baseline_days:
+            base_wrong += flags_
+            base_cell += cells_
+        else:
+            wrong += flags_
+            cell += cells_
+            where += [day] * len(flags_)
+    result = plan_alarms(
+        baseline_wrong=np.array(base_wrong, int),
+        baseline_cell=np.array(base_cell, int),
+        monitored_wrong=np.array(wrong, int),
+        monitored_cell=np.array(cell, int),
+        cell_tier=["cheap", "cheap"],
+        cell_band=["high", "low"],
+        baseline_days=baseline_days,
+        n_runs=400,
+    )
+    alarm_days = sorted(
+        {where[int(chart.reviews[i])] for chart in result.charts for i in chart.result.alarms}
+    )
+    return alarm_days, {c.name: c.h for c in result.charts}
 
 
-def test_cusum_fires_on_a_shifted_sequence_at_the_known_first_alarm(reviewer, alarm_settings):
-    # The hand-checked expectation below uses the ARL calibration (the default is "quarter").
-    alarm_settings.LONGTAIL = {**alarm_settings.LONGTAIL, "ALARM_CUSUM_CALIBRATION": "arl"}
-    plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.75)
-    expected_day, h = _expected_first_alarm(days)
-    assert expected_day is not None  # the seeded shift is strong enough to cross
+def test_cusum_alarms_are_the_plan_charts_of_sampling_monitor(reviewer, alarm_settings):
+    # The service raises exactly the alarms sampling.monitor.plan_alarms computes (the function
+    # benchmarks/alarms.py measures): same days, same thresholds, one chart per tier × band.
+    # Three baseline days of 50 reviews leave p0 uncertain, so h is high (≈ 27 and 34): the
+    # calibration holds the plan to its promise whatever the true in-control rates are.
+    plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.9, monitored_days=6)
+    expected_days, h = _expected_alarm_days(days)
+    assert expected_days, "the seeded shift is strong enough to cross"
     alarms_compute_quality(plan=plan, day=days[-1][0])
     cusum_alarms = list(Alarm.objects.filter(kind="cusum").order_by("day"))
-    assert cusum_alarms, "the CUSUM should have crossed"
+    assert sorted({a.day for a in cusum_alarms}) == expected_days
     first = cusum_alarms[0]
-    assert first.day == expected_day
     assert first.tier == "cheap" and first.level == "warn"
-    assert first.evidence["h"] == pytest.approx(h)
-    assert first.evidence["statistic"] >= h
+    assert first.evidence["chart"] in {"cheap|high", "cheap|low"}
+    assert first.evidence["h"] == pytest.approx(h[first.evidence["chart"]])
+    assert first.evidence["statistic"] >= first.evidence["h"]
+    assert first.evidence["charts_in_plan"] == 2
+    assert "per plan per quarter (91 days)" in first.evidence["promise"]
     assert first.evidence["drivers"], "the reviews that drove it are listed"
     assert first.evidence["baseline_end"] == days[2][0].isoformat()
+    assert first.evidence["baseline_chosen"] == "default"
     # No CUSUM alarm ever dates from the baseline period.
     assert all(a.day > days[2][0] for a in cusum_alarms)
 
 
-def test_cusum_restarts_and_can_be_set_for_false_alarms_per_quarter(reviewer, alarm_settings):
-    alarm_settings.LONGTAIL = {**alarm_settings.LONGTAIL, "ALARM_CUSUM_CALIBRATION": "quarter"}
-    plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.9)
+def test_cusum_restarts_and_keeps_alarming_on_a_persistent_shift(reviewer, alarm_settings):
+    plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.95, monitored_days=9)
     alarms_compute_quality(plan=plan, day=days[-1][0])
     alarms = list(Alarm.objects.filter(kind="cusum").order_by("day"))
-    assert alarms and all(a.evidence["calibration"] == "quarter" for a in alarms)
+    assert alarms and all(a.evidence["calibration"] == "plan" for a in alarms)
     # A strong, persistent shift keeps crossing after each restart: more than one day alarms.
     assert len({a.day for a in alarms}) > 1
 
 
 def test_cusum_stays_quiet_in_control(reviewer, alarm_settings):
-    # The hand-checked expectation below uses the ARL calibration (the default is "quarter").
-    alarm_settings.LONGTAIL = {**alarm_settings.LONGTAIL, "ALARM_CUSUM_CALIBRATION": "arl"}
+    # The same error rates as the baseline (5 % and 30 %): in control.
     plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.30, seed=11)
-    expected_day, _ = _expected_first_alarm(days)
-    assert expected_day is None
+    expected_days, _ = _expected_alarm_days(days)
+    assert expected_days == []
     alarms_compute_quality(plan=plan, day=days[-1][0])
     assert not Alarm.objects.filter(kind="cusum").exists()
+
+
+def test_a_baseline_set_by_the_qa_lead_is_the_one_used(reviewer, alarm_settings, qa_lead):
+    # A shift inside the default window (days 0–2) is absorbed as "normal"; a QA lead who knows
+    # only days 0–1 were good sets them, and day 2 onwards is watched against them.
+    plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.95, monitored_days=6)
+    window = alarm_baseline_window(plan)
+    assert (window.start, window.end, window.chosen) == (days[0][0], days[2][0], "default")
+    alarm_baseline_set(plan=plan, start=days[0][0], end=days[1][0], user=qa_lead)
+    window = alarm_baseline_window(plan)
+    assert (window.start, window.end, window.days, window.chosen) == (
+        days[0][0],
+        days[1][0],
+        2,
+        "set",
+    )
+    expected_days, _ = _expected_alarm_days(days, baseline_days=2)
+    assert expected_days
+    alarms_compute_quality(plan=plan, day=days[-1][0])
+    alarms = list(Alarm.objects.filter(kind="cusum"))
+    assert sorted({a.day for a in alarms}) == expected_days
+    assert all(a.evidence["baseline_end"] == days[1][0].isoformat() for a in alarms)
+    assert all(a.evidence["baseline_chosen"] == "set" for a in alarms)
+    # Back to the default.
+    alarm_baseline_set(plan=plan, start=None, end=None, user=qa_lead)
+    assert alarm_baseline_window(plan).chosen == "default"
+
+
+def test_a_baseline_needs_both_days_in_order(reviewer, alarm_settings, qa_lead):
+    from reviewapp.reports.services import AlarmError
+
+    plan = make_plan(name="bad-baseline")
+    with pytest.raises(AlarmError, match="both"):
+        alarm_baseline_set(plan=plan, start=START, end=None, user=qa_lead)
+    with pytest.raises(AlarmError, match="before its first day"):
+        alarm_baseline_set(plan=plan, start=START, end=START - dt.timedelta(days=1), user=qa_lead)
+    # A window without any queue day: no chart can run, and no error either.
+    alarm_baseline_set(plan=plan, start=START, end=START, user=qa_lead)
+    assert not alarm_baseline_window(plan).complete
+    assert alarms_compute_quality(plan=plan, day=START + dt.timedelta(days=5)) == []
 
 
 def test_no_cusum_during_the_baseline(reviewer, alarm_settings):
@@ -169,7 +240,9 @@ def test_no_cusum_during_the_baseline(reviewer, alarm_settings):
 
 def test_recompute_is_idempotent(reviewer, alarm_settings, django_capture_on_commit_callbacks):
     # Targets as of the queues' plan version: below target uses the version a day was built from.
-    plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.75, targets={"cheap": 0.99})
+    plan, days = _cusum_plan(
+        reviewer, monitored_wrong_rate=0.95, monitored_days=6, targets={"cheap": 0.99}
+    )
     with django_capture_on_commit_callbacks() as first_callbacks:
         alarms_compute_quality_all(plan=plan)
     before = sorted(Alarm.objects.values_list("plan_id", "tier", "kind", "day", "level"))
@@ -183,6 +256,32 @@ def test_recompute_is_idempotent(reviewer, alarm_settings, django_capture_on_com
     # Only new alarms are notified: one callback each the first time, none the second.
     assert len(first_callbacks) == len(before)
     assert len(second_callbacks) == 0
+
+
+def test_the_page_shows_each_plan_baseline_and_the_promise(
+    client, qa_lead, viewer, reviewer, alarm_settings
+):
+    plan, days = _cusum_plan(reviewer, monitored_wrong_rate=0.30, monitored_days=1)
+    client.force_login(viewer)
+    text = client.get("/reports/alarms/").content.decode()
+    assert "Quality baselines" in text
+    assert f"{days[0][0]:%Y-%m-%d} – {days[2][0]:%Y-%m-%d}" in text
+    assert "default: first 3 queue days" in text
+    assert "per plan per quarter (91 days) in 95% of stable quarters" in text
+    assert "per 500" not in text
+    new = {"plan": plan.name, "start": days[1][0].isoformat(), "end": days[2][0].isoformat()}
+    assert client.post("/reports/alarms/baseline/", new).status_code == 403
+    client.force_login(qa_lead)
+    assert client.post("/reports/alarms/baseline/", new).status_code == 302
+    text = client.get("/reports/alarms/").content.decode()
+    assert f"{days[1][0]:%Y-%m-%d} – {days[2][0]:%Y-%m-%d}" in text and "set by a QA lead" in text
+    # Reversed days are refused with a clear message; the window stays.
+    bad = {**new, "start": days[2][0].isoformat(), "end": days[1][0].isoformat()}
+    page = client.post("/reports/alarms/baseline/", bad, follow=True).content.decode()
+    assert "last day is before its first day" in page
+    assert alarm_baseline_window(plan).start == days[1][0]
+    client.post("/reports/alarms/baseline/", {"plan": plan.name, "use_default": "on"})
+    assert alarm_baseline_window(plan).chosen == "default"
 
 
 # --- drift --------------------------------------------------------------------------------------
