@@ -98,6 +98,7 @@ ALARM = {
 # Neyman's history as the queue build reads it (review/services.py:allocation_history): the
 # last NEYMAN_WINDOW_DAYS days in full, older reviews as a capped prior; 0 = all history.
 NEYMAN_WINDOW = int(settings.LONGTAIL.get("NEYMAN_WINDOW_DAYS", 0))
+BELOW_CONFIDENCE = float(settings.LONGTAIL.get("ALARM_BELOW_TARGET_CONFIDENCE", 0.95))
 ORACLE_ERROR = 0.02
 ODDS_RATIO = 2.0  # services.CUSUM_ODDS_RATIO
 TARGET_NOTE = "  (target median ≤ 5, p90 ≤ 7)"
@@ -234,7 +235,7 @@ def below_target_days(N: np.ndarray, rev: dict[str, Any], end: int) -> dict[str,
                 codes = np.repeat(np.arange(nw.size), nw)
                 starts = np.concatenate(([0], np.cumsum(nw)[:-1]))
                 y = ((np.arange(codes.size) - starts[codes]) >= ww[codes]).astype(float)
-                est = stratified_estimate(Nw, codes, y)
+                est = stratified_estimate(Nw, codes, y, confidence=BELOW_CONFIDENCE)
                 below = below_target((est.ci_low, est.ci_high), float(target))
             if below and not below_before and d >= ALARM["baseline_days"]:
                 days.append(d)

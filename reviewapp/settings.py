@@ -268,6 +268,11 @@ LONGTAIL = {
     "ALARM_FALSE_ALARMS_PER_QUARTER": env_int("LONGTAIL_ALARM_FALSE_ALARMS_PER_QUARTER", 1),
     "ALARM_QUARTER_SHARE": float(os.environ.get("LONGTAIL_ALARM_QUARTER_SHARE", "0.95")),
     "ALARM_CUSUM_RUNS": env_int("LONGTAIL_ALARM_CUSUM_RUNS", 500),
+    # Below target alarms when this interval of the trailing 7 days lies under the target
+    # (checked daily on overlapping windows: 95 % would alarm on a tier sitting at target).
+    "ALARM_BELOW_TARGET_CONFIDENCE": float(
+        os.environ.get("LONGTAIL_ALARM_BELOW_TARGET_CONFIDENCE", "0.999")
+    ),
     # Neyman allocation and the planner count the reviews of this many past days in full (older
     # ones weigh at most 20 reviews per stratum: sampling.allocation.neyman_history); 0 = all.
     "NEYMAN_WINDOW_DAYS": env_int("LONGTAIL_NEYMAN_WINDOW_DAYS", 14),

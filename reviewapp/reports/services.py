@@ -2,8 +2,9 @@
 
 Quality alarms, per plan and tier, after each day's reviews:
 - **below target**: the tier's stratified estimate over the trailing 7 days (ending on the day)
-  has its whole interval under the tier's target (`sampling.detect.below_target`) and the
-  previous day's did not: one alarm per episode, on the day it starts.
+  has its whole ALARM_BELOW_TARGET_CONFIDENCE (99.9 %) interval under the tier's target
+  (`sampling.detect.below_target`) and the previous day's did not: one alarm per episode, on
+  the day it starts.
 - **CUSUM**: risk-adjusted Bernoulli CUSUMs (`sampling.detect.cusum`), one per tier ×
   uncertainty band (one per tier when the plan does not stratify by uncertainty:
   `sampling.monitor.chart_groups`), over the chart's reviewed items in review order (the time
@@ -56,6 +57,7 @@ from reviewapp.responses.models import ReferenceRecord, ReferenceSet, Response, 
 from reviewapp.review.models import Plan, PlanVersion, Queue, Review
 from sampling.detect import below_target
 from sampling.drift import DRIFT_ALPHA, PSI_ALERT, PSI_WARN, WASSERSTEIN_ALERT, drift
+from sampling.estimate import Estimate, stratified_estimate
 from sampling.monitor import QUARTER_DAYS, plan_alarms
 
 from .models import Alarm, AlarmBaseline, DailyDrift
@@ -147,17 +149,36 @@ def _version_for(plan: Plan, day: dt.date) -> PlanVersion | None:
 def _below_target_alarms(*, plan: Plan, day: dt.date, targets: dict[str, float]) -> list[Alarm]:
     """One alarm per episode: the tier's trailing-7-day interval lies wholly under its target
     on `day` and did not on the day before (a shortfall that lasts is one alarm, not one a
-    day: each day would count against the plan's false-alarm budget)."""
+    day: each day would count against the plan's false-alarm budget).
+
+    The interval is at ALARM_BELOW_TARGET_CONFIDENCE (99.9 %), not the report's 95 %: the
+    rule is checked every day on overlapping windows, and at 95 % a tier sitting just above
+    its target (the stable scenario's capable tier: 0.933 as reviewed, target 0.93) started
+    0.7 below-target episodes a quarter (benchmarks/alarms.py); at 99.9 %, none in 30."""
     start = day - dt.timedelta(days=BELOW_TARGET_WINDOW_DAYS - 1)
     data = report_data(plan=plan, start=start, end=day)
     previous_day = day - dt.timedelta(days=1)
     before = report_data(plan=plan, start=start - dt.timedelta(days=1), end=previous_day)
+    confidence = float(_setting("ALARM_BELOW_TARGET_CONFIDENCE", 0.999))
+
+    def tier_estimate(window: ReportData, tier: str) -> Estimate | None:
+        domain = window.mask(tier=tier)
+        if domain_estimate(window, domain) is None:
+            return None
+        return stratified_estimate(
+            window.population,
+            window.item_stratum,
+            window.item_score,
+            domain=domain,
+            confidence=confidence,
+        )
+
     raised = []
     for tier, target in sorted(targets.items()):
-        estimate = domain_estimate(data, data.mask(tier=tier))
+        estimate = tier_estimate(data, tier)
         if estimate is None or not below_target((estimate.ci_low, estimate.ci_high), target):
             continue
-        earlier = domain_estimate(before, before.mask(tier=tier))
+        earlier = tier_estimate(before, tier)
         if earlier is not None and below_target((earlier.ci_low, earlier.ci_high), target):
             continue  # the episode began earlier: its alarm is that day's
         alarm, _ = _alarm_upsert(

@@ -6,10 +6,9 @@ the default one (`default_plan_config`'s oversampling, Neyman on the shipped win
 `neyman_history`, allocated by `design_allocation` as the queue build does; its OOD patterns
 match nothing here, as on a plan without the OOD dimension). The claims: the default plan
 estimates the cheap tier's high-uncertainty band far more precisely than uniform review split
-by tier, and the product's risk-adjusted CUSUM (its odds ratio, p0 from `baseline_rates`) on
-the cheap tier alarms after the drift onset on seed but stays quiet on the same days of
-`stable`. (h here is for an in-control ARL of 120 days of the plan's cheap-tier reviews, not
-the product's quarterly calibration: a month of data cannot measure a quarter.)
+by tier, and the product's quality charts (`sampling.monitor.plan_alarms`: one CUSUM per tier ×
+band, calibrated together for the plan's quarterly promise, p0 from the first 14 days) raise a
+cheap-tier alarm after the drift onset on seed but stay quiet on the same days of `stable`.
 """
 
 from __future__ import annotations
@@ -22,10 +21,9 @@ import pytest
 from reviewapp.reports.oracle import default_plan_config
 from reviewapp.reports.services import CUSUM_ODDS_RATIO
 from sampling.allocation import NEYMAN_WINDOW_DAYS, design_allocation, neyman_history
-from sampling.baseline import baseline_rates
-from sampling.detect import calibrate_h, cusum
 from sampling.draw import draw
 from sampling.estimate import stratified_estimate
+from sampling.monitor import plan_alarms
 from sampling.ood import uncertainty
 from sampling.simulate import load_scenario, reference_set, simulate_day
 from sampling.strata import Strata, uncertainty_bands, uncertainty_cuts_from_reference
@@ -122,36 +120,38 @@ def test_stratified_plan_halves_the_half_width_on_the_failing_band(populations) 
     assert np.mean(hw["c"]) < 0.5 * np.mean(hw["b"]), hw
 
 
-def _first_alarm_day(days: dict[str, list], h: float) -> int | None:
+def _first_alarm_day(days: dict[str, list]) -> int | None:
+    """First cheap-tier alarm day of the product's charts (`sampling.monitor.plan_alarms`:
+    one chart per tier × band, calibrated together, p0 from the first ONSET days)."""
     base = np.concatenate(days["code"][:ONSET])
     y_base = np.concatenate(days["y"][:ONSET])
-    rates = baseline_rates((1 - y_base).astype(np.int64), base, CHEAP.astype(np.int64))
-    p0 = rates.stratum_rate
     code = np.concatenate(days["code"][ONSET:])
     y = np.concatenate(days["y"][ONSET:])
     day = np.concatenate([np.full(c.size, d + ONSET) for d, c in enumerate(days["code"][ONSET:])])
-    keep = CHEAP[code]
-    res = cusum(1 - y[keep], p0[code[keep]], odds_ratio=CUSUM_ODDS_RATIO, h=h)
-    return None if res.first_alarm is None else int(day[keep][res.first_alarm])
+    result = plan_alarms(
+        baseline_wrong=(1 - y_base).astype(np.int64),
+        baseline_cell=base,
+        monitored_wrong=(1 - y).astype(np.int64),
+        monitored_cell=code,
+        cell_tier=[label[0] for label in LABELS],
+        cell_band=[label[1] for label in LABELS],
+        baseline_days=ONSET,
+        odds_ratio=CUSUM_ODDS_RATIO,
+        n_runs=200,
+    )
+    alarm_days = [
+        int(day[chart.reviews[i]])
+        for chart in result.charts
+        if chart.tier == "cheap"
+        for i in chart.result.alarms
+    ]
+    return min(alarm_days, default=None)
 
 
 def test_cusum_alarms_after_onset_on_seed_not_on_stable(populations) -> None:
-    # h for an in-control ARL of 120 days of the plan's cheap-tier reviews (in reviews, so
-    # that heavier oversampling of the cheap tier does not shorten it in days).
-    pilot = _run(populations["stable"][:ONSET], "c", 99)
-    code = np.concatenate(pilot["code"])
-    y = np.concatenate(pilot["y"])
-    p_label = baseline_rates((1 - y).astype(np.int64), code, CHEAP.astype(np.int64)).stratum_rate
-    pool = p_label[code[CHEAP[code]]]
-    arl = 120.0 * pool.size / ONSET
-    h = calibrate_h(
-        pool, arl, odds_ratio=CUSUM_ODDS_RATIO, n_runs=200, horizon=int(3 * arl), seed=0
-    ).h
-    seed_alarms = [
-        _first_alarm_day(_run(populations["seed"], "c", 100 + r), h) for r in range(RUNS)
-    ]
+    seed_alarms = [_first_alarm_day(_run(populations["seed"], "c", 100 + r)) for r in range(RUNS)]
     stable_alarms = [
-        _first_alarm_day(_run(populations["stable"], "c", 200 + r), h) for r in range(RUNS)
+        _first_alarm_day(_run(populations["stable"], "c", 200 + r)) for r in range(RUNS)
     ]
     detected = [a for a in seed_alarms if a is not None]
     assert len(detected) >= RUNS - 1, seed_alarms

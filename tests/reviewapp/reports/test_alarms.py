@@ -54,11 +54,11 @@ def test_below_target_fires_only_when_the_whole_interval_is_under(reviewer, alar
     alarm = raised[0]
     # The interval is the design's own (one stratum: N = 1,000, n = 40, p̂ = 0.75).
     expected = stratified_estimate(
-        np.array([1000]), np.zeros(40, int), np.array([1.0] * 30 + [0.0] * 10)
+        np.array([1000]), np.zeros(40, int), np.array([1.0] * 30 + [0.0] * 10), confidence=0.999
     )
     assert alarm.evidence["estimate"] == pytest.approx(0.75)
     assert alarm.evidence["ci_high"] == pytest.approx(expected.ci_high)
-    assert alarm.evidence["ci_high"] < 0.95
+    assert alarm.evidence["ci_high"] < 0.95 and alarm.evidence["confidence"] == 0.999
     assert alarm.evidence["target"] == 0.95
     assert alarm.day == START
 
