@@ -432,15 +432,22 @@ HOSTILE_TAG = "<img src=x onerror=alert(1)>"
 WINDOW = {"start": DAY.isoformat(), "end": DAY.isoformat()}
 
 
+# Each hostile router label's reference records, repeated: a tier's drift is measured against
+# the records of its own router labels only when they number at least DRIFT_MIN_REFERENCE (100),
+# and each short tier carries about 14 of the labels.
+REFERENCE_COPIES = 8
+
+
 def _reference_lines() -> list[dict[str, Any]]:
     """A reference set (router confidence drift is measured against it) with hostile queries
-    and router labels."""
+    and router labels: the production's labels, so every tier is compared with its own."""
     return [
         {
             "query": h.text[:5000],
             "router_label": h.text[:64],
-            "router_confidence": round(0.4 + (i % 11) / 20, 3),
+            "router_confidence": round(0.4 + ((i + copy) % 11) / 20, 3),
         }
+        for copy in range(REFERENCE_COPIES)
         for i, h in enumerate(HOSTILE)
     ]
 
@@ -575,10 +582,11 @@ LIVE_MARKUP_SCRIPT = """
   const loaders = ["IFRAME", "FRAME", "OBJECT", "EMBED", "BASE", "SVG", "MATH", "APPLET",
                    "PORTAL", "FENCEDFRAME"];
   // Injected text lands in the body; the head is the frameworks' own. The admin draws its
-  // icons with inline SVG of its own (.base-svgs, .theme-toggle).
+  // icons with inline SVG of its own (.base-svgs, .theme-toggle); the reports draw each tier's
+  // interval against its target as an SVG of their own template (.glance-figure).
   for (const el of document.body.querySelectorAll("*")) {
     const tag = el.tagName.toUpperCase();
-    if (loaders.includes(tag) && !el.closest(".base-svgs, .theme-toggle")) found.push(tag);
+    if (loaders.includes(tag) && !el.closest(".base-svgs, .theme-toggle, .glance-figure")) found.push(tag);
     if (tag === "META" && el.hasAttribute("http-equiv")) found.push("META http-equiv");
     if (tag === "STYLE" || (tag === "SCRIPT" && el.src === "" && el.type !== "application/json"))
       found.push(`inline ${tag}`);

@@ -418,6 +418,13 @@ EXPECTED: dict[str, Row] = {
             "POST": cells(403, anonymous=LOGIN, qa_lead=302, superuser=302),
         },
     ),
+    "reports/alarms/baseline/": Row(
+        "page",
+        {
+            "GET": cells(403, anonymous=LOGIN, qa_lead=405, superuser=405),
+            "POST": cells(403, anonymous=LOGIN, qa_lead=302, superuser=302),
+        },
+    ),
     "reports/alarms/<int:alarm_id>/acknowledge/": Row(
         "page",
         {
