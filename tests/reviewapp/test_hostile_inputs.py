@@ -586,7 +586,8 @@ LIVE_MARKUP_SCRIPT = """
   // interval against its target as an SVG of their own template (.glance-figure).
   for (const el of document.body.querySelectorAll("*")) {
     const tag = el.tagName.toUpperCase();
-    if (loaders.includes(tag) && !el.closest(".base-svgs, .theme-toggle, .glance-figure")) found.push(tag);
+    const own = el.closest(".base-svgs, .theme-toggle, .glance-figure");
+    if (loaders.includes(tag) && !own) found.push(tag);
     if (tag === "META" && el.hasAttribute("http-equiv")) found.push("META http-equiv");
     if (tag === "STYLE" || (tag === "SCRIPT" && el.src === "" && el.type !== "application/json"))
       found.push(`inline ${tag}`);
